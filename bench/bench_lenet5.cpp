@@ -1,0 +1,113 @@
+// LeNet-5 throughput on the CPU backend: training (gather, forward, loss, backward, SGD update) in
+// images/s at batch 32 and 64, and test-set inference (10,000 images in batches of 1000). Inputs
+// are random, shaped like MNIST: the speed does not depend on pixel values. Warm-up, then the
+// median of several timed repeats. Prints one JSON object; bench/run_bench_lenet5.sh runs it next
+// to the PyTorch peer and prints the ratio.
+//
+// usage: bench_lenet5 [--seconds S] [--threads N]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "engine/cpu_backend.hpp"
+#include "engine/random.hpp"
+#include "experiment/base_training.hpp"
+
+using namespace twp;
+
+namespace {
+
+// Median over `repeats` windows of items/s, each window calling step() for seconds/repeats.
+double median_rate(const std::function<void()>& step, double items_per_call, double seconds,
+                   int repeats = 5) {
+    for (int i = 0; i < 20; ++i) step();
+    std::vector<double> rates;
+    for (int r = 0; r < repeats; ++r) {
+        int64_t calls = 0;
+        const auto start = std::chrono::steady_clock::now();
+        double elapsed = 0;
+        while (elapsed < seconds / repeats) {
+            step();
+            ++calls;
+            elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        }
+        rates.push_back(double(calls) * items_per_call / elapsed);
+    }
+    std::sort(rates.begin(), rates.end());
+    return rates[rates.size() / 2];
+}
+
+ImageSet random_images(int64_t count, uint64_t seed) {
+    ImageSet set;
+    set.count = count;
+    set.rows = set.cols = 28;
+    Rng rng(seed, RngStream::kInit);
+    set.pixels.resize(count * 28 * 28);
+    for (float& p : set.pixels) p = rng.uniform(2.0f);
+    set.labels.resize(count);
+    for (int32_t& l : set.labels) l = int32_t(rng.below(10));
+    return set;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    double seconds = 5.0;
+    int threads = 0;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const std::string flag = argv[i];
+        if (flag == "--seconds") seconds = std::atof(argv[i + 1]);
+        else if (flag == "--threads") threads = std::atoi(argv[i + 1]);
+    }
+    try {
+        CpuBackend backend(threads);
+        const int64_t n_train = 60000;
+        const DeviceImageSet train(backend, random_images(n_train, 1));
+        const DeviceImageSet test(backend, random_images(10000, 2));
+        SgdConfig sgd;
+
+        std::printf("{\"backend\": \"cpu\", \"description\": \"%s\"", backend.description().c_str());
+        for (int64_t batch : {32, 64}) {
+            LeNet5 model(backend, batch);
+            model.initialize(0);
+            Buffer<float> momentum(backend, LeNet5::kParameterCount);
+            backend.fill(momentum.view(), 0.0f);
+            Buffer<float> images(backend, batch * 28 * 28), losses(backend, batch);
+            Buffer<int32_t> labels(backend, batch), correct(backend, batch), order(backend, n_train);
+            std::vector<int32_t> host_order(n_train);
+            std::iota(host_order.begin(), host_order.end(), 0);
+            order.upload(host_order);
+            int64_t position = 0;
+            const auto step = [&] {
+                if (position + batch > n_train) position = 0;
+                const IndexTensor rows{order.data() + position, {batch}};
+                position += batch;
+                const Tensor x = images.view({batch, 1, 28, 28});
+                backend.gather_rows(train.image_view(), rows, x);
+                backend.gather_labels(train.labels.view(), rows, labels.view());
+                model.forward(x);
+                model.loss(labels.view(), losses.view(), correct.view());
+                model.backward(x, labels.view());
+                backend.sgd_update(model.parameters().view(), model.gradients().view(),
+                                   momentum.view(), sgd);
+            };
+            std::printf(", \"train_images_per_s_batch%lld\": %.1f", (long long)batch,
+                        median_rate(step, double(batch), seconds));
+            std::fflush(stdout);
+        }
+        LeNet5 model(backend, 1000);
+        model.initialize(0);
+        const double inference =
+            median_rate([&] { evaluate(backend, model, test, 1000); }, 10000.0, seconds);
+        std::printf(", \"inference_images_per_s_batch1000\": %.1f}\n", inference);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_lenet5: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

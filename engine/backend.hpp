@@ -1,0 +1,91 @@
+// The backend interface: memory and the ops the models need, each with forward and backward.
+// The model and the training loop are written once against this interface; the CPU backend
+// (engine/cpu_backend.*) is the reference implementation, and a CUDA backend implements the same
+// calls with kernels. Nothing here includes a CUDA header.
+//
+// Conventions shared by every op:
+// - tensors are Views into memory this backend allocated (see engine/tensor.hpp for the layout);
+// - the batch size is the first dimension of the input views, so a partial last batch is just a
+//   shorter view of the same buffers;
+// - backward ops *write* gradients (they never accumulate into them), so no zeroing is needed;
+// - an optional output (e.g. a gradient nobody needs, like the input image's) is an empty view;
+// - calls are asynchronous on devices that allow it; copy_to_host and synchronize wait.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "engine/tensor.hpp"
+
+namespace twp {
+
+// torch.optim.SGD's hyper-parameters (dampening 0, no Nesterov, as the reference uses).
+struct SgdConfig {
+    float learning_rate = 0.005f;
+    float momentum = 0.9f;
+    float weight_decay = 5e-4f;
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+
+    virtual std::string name() const = 0;         // "cpu", "cuda"
+    virtual std::string description() const = 0;  // device, threads, libraries: for logs and config.txt
+
+    // ---- memory (owned through Buffer<T>, engine/buffer.hpp) ----
+    virtual void* allocate_bytes(std::size_t bytes) = 0;
+    virtual void free_bytes(void* pointer) noexcept = 0;
+    virtual void copy_from_host(void* device_dst, const void* host_src, std::size_t bytes) = 0;
+    virtual void copy_to_host(void* host_dst, const void* device_src, std::size_t bytes) = 0;
+    virtual void synchronize() = 0;
+    virtual void fill(Tensor x, float value) = 0;
+
+    // ---- data ----
+    // dst[i] = src[rows[i]] for whole rows: src [N, ...], rows [B], dst [B, ...] (same row size).
+    virtual void gather_rows(Tensor src, IndexTensor rows, Tensor dst) = 0;
+    virtual void gather_labels(IndexTensor src, IndexTensor rows, IndexTensor dst) = 0;
+
+    // ---- conv2d, stride 1, zero padding `padding` on every side ----
+    // x [B, Ci, H, W], w [Co, Ci, K, K], b [Co], y [B, Co, H + 2p - K + 1, W + 2p - K + 1].
+    // workspace: floats sized by conv2d_workspace_floats for the largest batch, owned by the layer.
+    // forward may leave data there that backward of the same layer and batch reads, so a layer's
+    // workspace must not be shared with another layer between its forward and backward.
+    virtual std::int64_t conv2d_workspace_floats(Shape x, Shape w, int padding) const = 0;
+    virtual void conv2d_forward(Tensor x, Tensor w, Tensor b, Tensor y, int padding,
+                                Tensor workspace) = 0;
+    // dx (optional) [B, Ci, H, W], dw like w, db like b; the weight gradients sum over the batch.
+    virtual void conv2d_backward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db,
+                                 int padding, Tensor workspace) = 0;
+
+    // ---- 2x2 max pooling, stride 2 (H and W even) ----
+    // x [B, C, H, W] -> y [B, C, H/2, W/2]; argmax [B, C, H/2, W/2] records the winner's position
+    // 0..3 inside its window (first maximum wins, as PyTorch); backward routes dy there.
+    virtual void maxpool2_forward(Tensor x, Tensor y, IndexTensor argmax) = 0;
+    virtual void maxpool2_backward(Tensor dy, IndexTensor argmax, Tensor dx) = 0;
+
+    // ---- ReLU, elementwise; y may alias x, dx may alias dy ----
+    virtual void relu_forward(Tensor x, Tensor y) = 0;
+    virtual void relu_backward(Tensor y, Tensor dy, Tensor dx) = 0;  // uses the output y > 0
+
+    // ---- linear: y [B, Out] = x [B, In] · w[Out, In]^T + b [Out] ----
+    virtual void linear_forward(Tensor x, Tensor w, Tensor b, Tensor y) = 0;
+    virtual void linear_backward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db) = 0;
+
+    // ---- softmax cross-entropy over logits [B, K] with labels [B] in 0..K-1 ----
+    // losses [B]: each row's -log softmax(logits)[label]; correct [B]: 1 where argmax == label.
+    virtual void softmax_cross_entropy_forward(Tensor logits, IndexTensor labels, Tensor losses,
+                                               IndexTensor correct) = 0;
+    // dlogits [B, K]: gradient of the batch *mean* loss, (softmax - onehot) / B.
+    virtual void softmax_cross_entropy_backward(Tensor logits, IndexTensor labels,
+                                                Tensor dlogits) = 0;
+
+    // ---- optimizers, over one flat parameter buffer ----
+    // torch.optim.SGD: d = g + wd*p; buf = momentum*buf + d (buf starts at 0, which equals
+    // PyTorch's first-step clone); p -= lr*buf. params, grads, momentum_buffer: [N].
+    virtual void sgd_update(Tensor params, Tensor grads, Tensor momentum_buffer,
+                            const SgdConfig& config) = 0;
+};
+
+}  // namespace twp

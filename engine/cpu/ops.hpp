@@ -1,0 +1,74 @@
+// The CPU reference ops, on raw row-major pointers, templated on the scalar type: float is what
+// the CPU backend runs, double is what the finite-difference gradient checks run (the same code
+// in double precision). Shapes were checked by the caller (engine/op_checks.hpp). Parallel over
+// the batch with OpenMP; results do not depend on the number of threads.
+#pragma once
+
+#include <cstdint>
+
+namespace twp {
+
+// Geometry of a stride-1, zero-padded 2D convolution; shared by every backend's conv.
+struct Conv2dDims {
+    int64_t batch = 0, in_channels = 0, height = 0, width = 0;
+    int64_t out_channels = 0, kernel = 0, padding = 0;
+
+    int64_t out_height() const { return height + 2 * padding - kernel + 1; }
+    int64_t out_width() const { return width + 2 * padding - kernel + 1; }
+    int64_t pixels() const { return out_height() * out_width(); }           // P
+    int64_t patch() const { return in_channels * kernel * kernel; }         // Kd
+};
+
+namespace cpu {
+
+// The batch's weight gradient is summed in this many fixed chunks of images, then the chunks in
+// order: parallel, yet the same bits whatever the thread count.
+constexpr int64_t kGradientChunks = 8;
+
+// Workspace floats (or doubles) conv2d needs for dims.batch images.
+int64_t conv2d_workspace_size(const Conv2dDims& dims);
+
+// x [B,Ci,H,W], w [Co,Ci,K,K], b [Co] -> y [B,Co,Ho,Wo]; leaves the im2col matrix of every image
+// ([B, Ci*K*K, Ho*Wo]) at the start of the workspace for backward.
+template <class T>
+void conv2d_forward(const T* x, const T* w, const T* b, T* y, const Conv2dDims& dims, T* workspace);
+
+// Reads the im2col matrices forward left; dx may be null.
+template <class T>
+void conv2d_backward(const T* w, const T* dy, T* dx, T* dw, T* db, const Conv2dDims& dims,
+                     T* workspace);
+
+// 2x2 max pooling over `planes` = B*C planes of [height, width] (both even).
+template <class T>
+void maxpool2_forward(const T* x, T* y, int32_t* argmax, int64_t planes, int64_t height,
+                      int64_t width);
+template <class T>
+void maxpool2_backward(const T* dy, const int32_t* argmax, T* dx, int64_t planes, int64_t height,
+                       int64_t width);
+
+template <class T>
+void relu_forward(const T* x, T* y, int64_t count);
+template <class T>
+void relu_backward(const T* y, const T* dy, T* dx, int64_t count);
+
+// y [B,Out] = x [B,In] · w^T + b
+template <class T>
+void linear_forward(const T* x, const T* w, const T* b, T* y, int64_t batch, int64_t in,
+                    int64_t out);
+// dx (may be null) [B,In], dw [Out,In], db [Out]
+template <class T>
+void linear_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, int64_t batch,
+                     int64_t in, int64_t out);
+
+template <class T>
+void softmax_cross_entropy_forward(const T* logits, const int32_t* labels, T* losses,
+                                   int32_t* correct, int64_t batch, int64_t classes);
+template <class T>
+void softmax_cross_entropy_backward(const T* logits, const int32_t* labels, T* dlogits,
+                                    int64_t batch, int64_t classes);
+
+void sgd_update(float* params, const float* grads, float* momentum_buffer, int64_t count,
+                float learning_rate, float momentum, float weight_decay);
+
+}  // namespace cpu
+}  // namespace twp

@@ -1,0 +1,172 @@
+// CpuBackend: shape checks (engine/op_checks.hpp), then the reference ops of engine/cpu/.
+#include "engine/cpu_backend.hpp"
+
+#include <omp.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <sstream>
+
+#include "engine/blas.hpp"
+#include "engine/cpu/ops.hpp"
+#include "engine/op_checks.hpp"
+
+namespace twp {
+namespace {
+
+constexpr std::size_t kAlignment = 64;  // a cache line and an AVX-512 vector
+
+void check_labels(const IndexTensor& labels, int64_t classes) {
+    for (int64_t i = 0; i < labels.numel(); ++i)
+        TWP_CHECK(labels.data[i] >= 0 && labels.data[i] < classes,
+                  "label " << labels.data[i] << " at row " << i << " outside 0.." << classes - 1);
+}
+
+}  // namespace
+
+CpuBackend::CpuBackend(int threads) {
+    if (threads > 0) omp_set_num_threads(threads);
+    threads_ = omp_get_max_threads();
+    blas::use_single_threaded_blas();
+}
+
+std::string CpuBackend::description() const {
+    std::ostringstream text;
+    text << "CPU, " << threads_ << " OpenMP threads, " << blas::blas_description();
+    return text.str();
+}
+
+void* CpuBackend::allocate_bytes(std::size_t bytes) {
+    const std::size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+    void* pointer = std::aligned_alloc(kAlignment, rounded == 0 ? kAlignment : rounded);
+    if (!pointer) TWP_FAIL("out of host memory allocating " << bytes << " bytes");
+    return pointer;
+}
+
+void CpuBackend::free_bytes(void* pointer) noexcept { std::free(pointer); }
+
+void CpuBackend::copy_from_host(void* device_dst, const void* host_src, std::size_t bytes) {
+    std::memcpy(device_dst, host_src, bytes);
+}
+
+void CpuBackend::copy_to_host(void* host_dst, const void* device_src, std::size_t bytes) {
+    std::memcpy(host_dst, device_src, bytes);
+}
+
+void CpuBackend::fill(Tensor x, float value) {
+    const int64_t n = x.numel();
+    for (int64_t i = 0; i < n; ++i) x.data[i] = value;
+}
+
+void CpuBackend::gather_rows(Tensor src, IndexTensor rows, Tensor dst) {
+    TWP_CHECK(rows.shape.rank == 1 && dst.dim(0) == rows.dim(0),
+              "gather_rows: " << rows.shape.str() << " rows into " << dst.shape.str());
+    const int64_t row_size = dst.numel() / dst.dim(0);
+    TWP_CHECK(src.numel() == src.dim(0) * row_size,
+              "gather_rows: source rows " << src.shape.str() << " differ from " << dst.shape.str());
+    for (int64_t i = 0; i < rows.numel(); ++i) {
+        TWP_CHECK(rows.data[i] >= 0 && rows.data[i] < src.dim(0),
+                  "gather_rows: row " << rows.data[i] << " outside 0.." << src.dim(0) - 1);
+        std::memcpy(dst.data + i * row_size, src.data + rows.data[i] * row_size,
+                    sizeof(float) * row_size);
+    }
+}
+
+void CpuBackend::gather_labels(IndexTensor src, IndexTensor rows, IndexTensor dst) {
+    TWP_CHECK(rows.shape == dst.shape, "gather_labels: " << rows.shape.str() << " vs "
+                                                         << dst.shape.str());
+    for (int64_t i = 0; i < rows.numel(); ++i) {
+        TWP_CHECK(rows.data[i] >= 0 && rows.data[i] < src.numel(),
+                  "gather_labels: row " << rows.data[i] << " outside 0.." << src.numel() - 1);
+        dst.data[i] = src.data[rows.data[i]];
+    }
+}
+
+std::int64_t CpuBackend::conv2d_workspace_floats(Shape x, Shape w, int padding) const {
+    return cpu::conv2d_workspace_size(checks::conv2d(x, w, padding));
+}
+
+void CpuBackend::conv2d_forward(Tensor x, Tensor w, Tensor b, Tensor y, int padding,
+                                Tensor workspace) {
+    const Conv2dDims d = checks::conv2d(x, w, b, y, padding);
+    checks::workspace(workspace, cpu::conv2d_workspace_size(d), "conv2d_forward");
+    cpu::conv2d_forward(x.data, w.data, b.data, y.data, d, workspace.data);
+}
+
+void CpuBackend::conv2d_backward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db,
+                                 int padding, Tensor workspace) {
+    const Conv2dDims d = checks::conv2d(x, w, db, dy, padding);
+    TWP_CHECK(dw.shape == w.shape, "conv2d dw " << dw.shape.str() << " vs w " << w.shape.str());
+    if (!dx.empty())
+        TWP_CHECK(dx.shape == x.shape, "conv2d dx " << dx.shape.str() << " vs x " << x.shape.str());
+    checks::workspace(workspace, cpu::conv2d_workspace_size(d), "conv2d_backward");
+    cpu::conv2d_backward(w.data, dy.data, dx.data, dw.data, db.data, d, workspace.data);
+}
+
+void CpuBackend::maxpool2_forward(Tensor x, Tensor y, IndexTensor argmax) {
+    checks::maxpool2(x, y, argmax);
+    cpu::maxpool2_forward(x.data, y.data, argmax.data, x.dim(0) * x.dim(1), x.dim(2), x.dim(3));
+}
+
+void CpuBackend::maxpool2_backward(Tensor dy, IndexTensor argmax, Tensor dx) {
+    checks::maxpool2(dx, dy, argmax);
+    cpu::maxpool2_backward(dy.data, argmax.data, dx.data, dx.dim(0) * dx.dim(1), dx.dim(2),
+                           dx.dim(3));
+}
+
+void CpuBackend::relu_forward(Tensor x, Tensor y) {
+    checks::same_size(x, y, "relu_forward");
+    cpu::relu_forward(x.data, y.data, x.numel());
+}
+
+void CpuBackend::relu_backward(Tensor y, Tensor dy, Tensor dx) {
+    checks::same_size(y, dy, "relu_backward");
+    checks::same_size(y, dx, "relu_backward");
+    cpu::relu_backward(y.data, dy.data, dx.data, y.numel());
+}
+
+void CpuBackend::linear_forward(Tensor x, Tensor w, Tensor b, Tensor y) {
+    checks::linear(x, w, b, y);
+    cpu::linear_forward(x.data, w.data, b.data, y.data, x.dim(0), x.dim(1), w.dim(0));
+}
+
+void CpuBackend::linear_backward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db) {
+    checks::linear(x, w, db, dy);
+    TWP_CHECK(dw.shape == w.shape, "linear dw " << dw.shape.str() << " vs w " << w.shape.str());
+    if (!dx.empty())
+        TWP_CHECK(dx.shape == x.shape, "linear dx " << dx.shape.str() << " vs x " << x.shape.str());
+    cpu::linear_backward(x.data, w.data, dy.data, dx.data, dw.data, db.data, x.dim(0), x.dim(1),
+                         w.dim(0));
+}
+
+void CpuBackend::softmax_cross_entropy_forward(Tensor logits, IndexTensor labels, Tensor losses,
+                                               IndexTensor correct) {
+    checks::classification(logits, labels);
+    TWP_CHECK(losses.shape == labels.shape && correct.shape == labels.shape,
+              "losses " << losses.shape.str() << " / correct " << correct.shape.str()
+                        << " must be shaped like labels " << labels.shape.str());
+    check_labels(labels, logits.dim(1));
+    cpu::softmax_cross_entropy_forward(logits.data, labels.data, losses.data, correct.data,
+                                       logits.dim(0), logits.dim(1));
+}
+
+void CpuBackend::softmax_cross_entropy_backward(Tensor logits, IndexTensor labels,
+                                                Tensor dlogits) {
+    checks::classification(logits, labels);
+    TWP_CHECK(dlogits.shape == logits.shape, "dlogits " << dlogits.shape.str() << " vs logits "
+                                                        << logits.shape.str());
+    check_labels(labels, logits.dim(1));
+    cpu::softmax_cross_entropy_backward(logits.data, labels.data, dlogits.data, logits.dim(0),
+                                        logits.dim(1));
+}
+
+void CpuBackend::sgd_update(Tensor params, Tensor grads, Tensor momentum_buffer,
+                            const SgdConfig& config) {
+    checks::same_size(params, grads, "sgd_update");
+    checks::same_size(params, momentum_buffer, "sgd_update");
+    cpu::sgd_update(params.data, grads.data, momentum_buffer.data, params.numel(),
+                    config.learning_rate, config.momentum, config.weight_decay);
+}
+
+}  // namespace twp

@@ -1,0 +1,57 @@
+// The CPU backend: host memory (64-byte aligned), the reference ops of engine/cpu/, OpenBLAS
+// GEMMs pinned to one thread each and OpenMP across the batch. It is the reference every other
+// backend is tested against.
+#pragma once
+
+#include <memory>
+
+#include "engine/backend.hpp"
+
+namespace twp {
+
+class CpuBackend final : public Backend {
+public:
+    // threads <= 0: OpenMP's default (all cores).
+    explicit CpuBackend(int threads = 0);
+
+    std::string name() const override { return "cpu"; }
+    std::string description() const override;
+
+    void* allocate_bytes(std::size_t bytes) override;
+    void free_bytes(void* pointer) noexcept override;
+    void copy_from_host(void* device_dst, const void* host_src, std::size_t bytes) override;
+    void copy_to_host(void* host_dst, const void* device_src, std::size_t bytes) override;
+    void synchronize() override {}
+    void fill(Tensor x, float value) override;
+
+    void gather_rows(Tensor src, IndexTensor rows, Tensor dst) override;
+    void gather_labels(IndexTensor src, IndexTensor rows, IndexTensor dst) override;
+
+    std::int64_t conv2d_workspace_floats(Shape x, Shape w, int padding) const override;
+    void conv2d_forward(Tensor x, Tensor w, Tensor b, Tensor y, int padding,
+                        Tensor workspace) override;
+    void conv2d_backward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db,
+                         int padding, Tensor workspace) override;
+
+    void maxpool2_forward(Tensor x, Tensor y, IndexTensor argmax) override;
+    void maxpool2_backward(Tensor dy, IndexTensor argmax, Tensor dx) override;
+
+    void relu_forward(Tensor x, Tensor y) override;
+    void relu_backward(Tensor y, Tensor dy, Tensor dx) override;
+
+    void linear_forward(Tensor x, Tensor w, Tensor b, Tensor y) override;
+    void linear_backward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db) override;
+
+    void softmax_cross_entropy_forward(Tensor logits, IndexTensor labels, Tensor losses,
+                                       IndexTensor correct) override;
+    void softmax_cross_entropy_backward(Tensor logits, IndexTensor labels,
+                                        Tensor dlogits) override;
+
+    void sgd_update(Tensor params, Tensor grads, Tensor momentum_buffer,
+                    const SgdConfig& config) override;
+
+private:
+    int threads_;
+};
+
+}  // namespace twp

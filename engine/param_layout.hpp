@@ -1,0 +1,45 @@
+// A model's parameters as one table of {name, shape}: offsets are computed once, and every
+// parameter is a view into one contiguous buffer. Gradients and optimizer state use the same
+// layout, so the optimizer is one flat loop and a snapshot is one copy.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/tensor.hpp"
+
+namespace twp {
+
+struct ParamEntry {
+    std::string name;  // PyTorch state_dict key, e.g. "conv1.weight"
+    Shape shape;
+    int64_t offset = 0;  // in floats, from the start of the buffer
+};
+
+class ParamLayout {
+public:
+    ParamLayout(std::initializer_list<std::pair<std::string, Shape>> table) {
+        for (const auto& [name, shape] : table) {
+            entries_.push_back({name, shape, total_});
+            total_ += shape.numel();
+        }
+    }
+    const std::vector<ParamEntry>& entries() const { return entries_; }
+    int64_t total() const { return total_; }
+    const ParamEntry& at(const std::string& name) const {
+        for (const ParamEntry& e : entries_)
+            if (e.name == name) return e;
+        TWP_FAIL("no parameter named '" << name << "'");
+    }
+    // The view of one parameter inside a buffer laid out by this table.
+    Tensor view(float* base, const std::string& name) const {
+        const ParamEntry& e = at(name);
+        return Tensor{base + e.offset, e.shape};
+    }
+
+private:
+    std::vector<ParamEntry> entries_;
+    int64_t total_ = 0;
+};
+
+}  // namespace twp

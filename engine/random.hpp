@@ -1,0 +1,69 @@
+// Counter-based random numbers: Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy
+// as 1, 2, 3", SC 2011). The value at counter c under key k is a pure function of (c, k), so any
+// backend (a CUDA thread, a CPU loop) can draw the same numbers without sharing state: the seed is
+// the key, and a stream id plus a position form the counter.
+//
+// Rng is the sequential view used on the host: initialization, shuffling.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+namespace twp {
+
+using PhiloxBlock = std::array<uint32_t, 4>;
+
+// Ten rounds of Philox4x32 on `counter` under the 64-bit key.
+constexpr PhiloxBlock philox4x32(PhiloxBlock counter, uint64_t key) {
+    uint32_t k0 = static_cast<uint32_t>(key), k1 = static_cast<uint32_t>(key >> 32);
+    for (int round = 0; round < 10; ++round) {
+        const uint64_t p0 = uint64_t{0xD2511F53u} * counter[0];
+        const uint64_t p1 = uint64_t{0xCD9E8D57u} * counter[2];
+        counter = {static_cast<uint32_t>(p1 >> 32) ^ counter[1] ^ k0, static_cast<uint32_t>(p1),
+                   static_cast<uint32_t>(p0 >> 32) ^ counter[3] ^ k1, static_cast<uint32_t>(p0)};
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    return counter;
+}
+
+// A uniform float in [0, 1) from the top 24 bits: every value is exactly representable.
+constexpr float uniform_from_bits(uint32_t bits) { return float(bits >> 8) * (1.0f / 16777216.0f); }
+
+// Independent streams of one seed: what a stream is used for picks its id.
+enum class RngStream : uint32_t { kInit = 1, kShuffle = 2, kDropout = 3 };
+
+class Rng {
+public:
+    Rng(uint64_t seed, RngStream stream) : seed_(seed), stream_(static_cast<uint32_t>(stream)) {}
+
+    uint32_t next_u32() {
+        if (used_ == 4) {
+            block_ = philox4x32({static_cast<uint32_t>(position_),
+                                 static_cast<uint32_t>(position_ >> 32), stream_, 0}, seed_);
+            ++position_;
+            used_ = 0;
+        }
+        return block_[used_++];
+    }
+    float uniform() { return uniform_from_bits(next_u32()); }
+    // Uniform in [-bound, bound).
+    float uniform(float bound) { return (2.0f * uniform() - 1.0f) * bound; }
+    // Uniform integer in [0, n), n > 0, without modulo bias (rejection of the short last range).
+    uint32_t below(uint32_t n) {
+        const uint32_t limit = UINT32_MAX - UINT32_MAX % n;
+        uint32_t r;
+        do r = next_u32();
+        while (r >= limit);
+        return r % n;
+    }
+
+private:
+    uint64_t seed_;
+    uint32_t stream_;
+    uint64_t position_ = 0;
+    PhiloxBlock block_{};
+    int used_ = 4;
+};
+
+}  // namespace twp

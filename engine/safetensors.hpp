@@ -1,0 +1,76 @@
+// The safetensors file format (https://github.com/huggingface/safetensors), so checkpoints and
+// weight snapshots open directly in PyTorch/numpy. Layout of a file:
+//   [8 bytes] N, the header length, unsigned 64-bit little-endian
+//   [N bytes] UTF-8 JSON object: tensor name -> {"dtype": "F32", "shape": [..],
+//             "data_offsets": [begin, end]}, plus an optional "__metadata__": {string: string};
+//             we pad it with trailing spaces so the data buffer starts 8-byte aligned, as the
+//             reference (Rust) writer does
+//   [rest]    the data buffer; offsets are relative to its start; each tensor is contiguous,
+//             row-major (last dimension fastest), little-endian; tensors do not overlap and
+//             together cover the buffer exactly
+// The whole file is held in memory (read fully, decoded into copies); fine for our model sizes.
+// Precondition: a little-endian host (checked at compile time), since bytes are copied as-is.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace twp {
+
+// The element types twp reads and writes; the names in the file are "F32", "F64", "I32", "I64",
+// "U8". Other safetensors dtypes (F16, BF16, ...) are rejected with a clear error.
+enum class DType { F32, F64, I32, I64, U8 };
+
+const char* dtype_name(DType dtype);  // "F32", ...
+size_t dtype_size(DType dtype);       // bytes per element
+
+// One named tensor with its own copy of the data.
+struct TensorRecord {
+    std::string name;
+    DType dtype = DType::F32;
+    std::vector<int64_t> shape;  // empty = scalar (one element)
+    std::vector<uint8_t> bytes;  // (numel() * dtype_size(dtype)) little-endian, row-major
+
+    int64_t numel() const;  // product of shape; 1 for a scalar
+    // Typed views of `bytes`; each throws if dtype differs. The pointers live as long as `bytes`
+    // is not resized (std::vector storage is aligned for any fundamental type).
+    const float* f32() const;
+    const double* f64() const;
+    const int32_t* i32() const;
+    const int64_t* i64() const;
+};
+
+struct SafetensorsFile {
+    std::vector<TensorRecord> tensors;            // in header order (the order written)
+    std::map<std::string, std::string> metadata;  // the "__metadata__" object
+    std::string source;  // where it was decoded from, used in error messages; not written
+
+    // Throws twp::Error naming the tensor, the source and the names present when absent.
+    const TensorRecord& at(const std::string& name) const;
+    const TensorRecord* find(const std::string& name) const;  // nullptr when absent
+};
+
+// Serializes to the byte layout above. Header keys: "__metadata__" first (omitted when empty),
+// then tensors in the given order, their data packed back to back in the same order. Throws when
+// a name is repeated or "__metadata__", or when bytes.size() does not match dtype and shape.
+std::string encode_safetensors(const SafetensorsFile& file);
+
+// Parses and fully validates `bytes` (never reads out of bounds); every error names
+// `source_name_for_errors` and the problem. Tensor entry keys other than dtype/shape/data_offsets
+// are ignored, as the reference reader does.
+SafetensorsFile decode_safetensors(std::string_view bytes, const std::string& source_name_for_errors);
+
+// encode + write_file_atomically: a crash never leaves a truncated checkpoint under `path`.
+void save_safetensors(const std::filesystem::path& path, const SafetensorsFile& file);
+SafetensorsFile load_safetensors(const std::filesystem::path& path);
+
+// Copies numel(shape) elements from `data` (row-major) into a new record.
+TensorRecord make_tensor(std::string name, DType dtype, std::vector<int64_t> shape, const void* data);
+TensorRecord make_f32_tensor(std::string name, std::vector<int64_t> shape, const float* data);
+TensorRecord make_i32_tensor(std::string name, std::vector<int64_t> shape, const int32_t* data);
+
+}  // namespace twp

@@ -1,0 +1,67 @@
+// Base training: LeNet-5 on MNIST as the reference trains it (batch 32 reshuffled every epoch,
+// SGD lr 0.005 momentum 0.9 weight decay 5e-4, cross-entropy), taking weight snapshots:
+// with snapshots_per_epoch N > 1, one after every (batches / N)-th batch inside each epoch (not
+// after batch 0, not after the last batch), and always one at the end of each epoch. Each snapshot
+// records the test loss and accuracy measured at that moment (test batches of 1000).
+// Written against the Backend interface: the data lives in backend memory, uploaded once, and
+// each batch is gathered there from the epoch's shuffled order.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <vector>
+
+#include "engine/backend.hpp"
+#include "experiment/lenet5.hpp"
+#include "experiment/mnist.hpp"
+
+namespace twp {
+
+struct BaseTrainingOptions {
+    int epochs = 20;
+    int snapshots_per_epoch = 1;
+    int num_runs = 3;
+    uint64_t random_seed = 42;  // run r: random_seed + r - 1
+    std::filesystem::path snapshot_dir = "./data/snapshots";
+    int64_t batch_size = 32;
+    int64_t test_batch_size = 1000;
+    SgdConfig sgd;
+    bool show_progress = true;
+};
+
+struct Evaluation {
+    double loss = 0;      // mean cross-entropy
+    double accuracy = 0;  // percent correct
+};
+
+struct RunSummary {
+    int run = 0;
+    uint64_t seed = 0;
+    std::filesystem::path directory;
+    int snapshots = 0;
+    Evaluation final_test;
+    double seconds = 0;
+    double train_images_per_second = 0;
+};
+
+// A dataset split in backend memory: images [count, 1, 28, 28] and labels [count].
+struct DeviceImageSet {
+    DeviceImageSet(Backend& backend, const ImageSet& set);
+    int64_t count;
+    Buffer<float> images;
+    Buffer<int32_t> labels;
+    Tensor image_view() const { return images.view({count, 1, LeNet5::kImageSize, LeNet5::kImageSize}); }
+};
+
+// Scores the model's current parameters on a whole set, in batches of up to model.max_batch().
+Evaluation evaluate(Backend& backend, LeNet5& model, const DeviceImageSet& set, int64_t batch_size);
+
+// Trains options.num_runs runs one after another and writes their snapshots.
+std::vector<RunSummary> train_base(Backend& backend, const Dataset& dataset,
+                                   const BaseTrainingOptions& options);
+
+// The batch indices (0-based, counted within an epoch) after which a snapshot is taken, in order;
+// the last is always batches_per_epoch - 1 (the end of the epoch).
+std::vector<int64_t> snapshot_batches(int64_t batches_per_epoch, int snapshots_per_epoch);
+
+}  // namespace twp
