@@ -84,7 +84,7 @@ RunSummary train_run(Backend& backend, const Dataset& dataset, const DeviceImage
     std::vector<float> parameters(LeNet5::kParameterCount);
     Rng shuffle_rng(seed, RngStream::kShuffle);
 
-    std::fprintf(stderr, "run %d/%d: seed %llu, %d epochs, %zu snapshots per epoch -> %s\n", run,
+    std::fprintf(stderr, "run %d/%d: seed %llu, %d epochs, snapshots per epoch: %zu -> %s\n", run,
                  options.num_runs, static_cast<unsigned long long>(seed), options.epochs,
                  snapshot_after.size(), index.directory().string().c_str());
     Progress progress("run " + std::to_string(run), int64_t(options.epochs) * train.count, "img");
@@ -138,8 +138,7 @@ RunSummary train_run(Backend& backend, const Dataset& dataset, const DeviceImage
         std::snprintf(line, sizeof line,
                       "run %d epoch %d/%d: train loss %.4f, test loss %.4f, test accuracy %.2f%%",
                       run, epoch, options.epochs, train_loss, last_test.loss, last_test.accuracy);
-        if (options.show_progress) progress.update((int64_t)epoch * train.count, line);
-        std::fprintf(stderr, "%s%s\n", options.show_progress ? "\n" : "", line);
+        progress.print_line(line);
     }
     if (options.show_progress) progress.finish();
 

