@@ -20,6 +20,13 @@
 
 namespace twp {
 
+// An activation fused into the op that produces its input (saves a pass over the output).
+enum class Activation { kNone, kRelu };
+
+// Whether a backward pass will follow a forward one. kInference lets a backend keep less (the CPU
+// conv then reuses one im2col buffer per thread instead of keeping one per image).
+enum class Pass { kTraining, kInference };
+
 // torch.optim.SGD's hyper-parameters (dampening 0, no Nesterov, as the reference uses).
 struct SgdConfig {
     float learning_rate = 0.005f;
@@ -48,13 +55,14 @@ public:
     virtual void gather_labels(IndexTensor src, IndexTensor rows, IndexTensor dst) = 0;
 
     // ---- conv2d, stride 1, zero padding `padding` on every side ----
-    // x [B, Ci, H, W], w [Co, Ci, K, K], b [Co], y [B, Co, H + 2p - K + 1, W + 2p - K + 1].
+    // x [B, Ci, H, W], w [Co, Ci, K, K], b [Co], y [B, Co, H + 2p - K + 1, W + 2p - K + 1]
+    // = activation(conv(x, w) + b).
     // workspace: floats sized by conv2d_workspace_floats for the largest batch, owned by the layer.
-    // forward may leave data there that backward of the same layer and batch reads, so a layer's
-    // workspace must not be shared with another layer between its forward and backward.
+    // A kTraining forward may leave data there that backward of the same layer and batch reads, so
+    // a layer's workspace must not be shared with another layer between its forward and backward.
     virtual std::int64_t conv2d_workspace_floats(Shape x, Shape w, int padding) const = 0;
     virtual void conv2d_forward(Tensor x, Tensor w, Tensor b, Tensor y, int padding,
-                                Tensor workspace) = 0;
+                                Activation activation, Pass pass, Tensor workspace) = 0;
     // dx (optional) [B, Ci, H, W], dw like w, db like b; the weight gradients sum over the batch.
     virtual void conv2d_backward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db,
                                  int padding, Tensor workspace) = 0;
@@ -69,8 +77,8 @@ public:
     virtual void relu_forward(Tensor x, Tensor y) = 0;
     virtual void relu_backward(Tensor y, Tensor dy, Tensor dx) = 0;  // uses the output y > 0
 
-    // ---- linear: y [B, Out] = x [B, In] · w[Out, In]^T + b [Out] ----
-    virtual void linear_forward(Tensor x, Tensor w, Tensor b, Tensor y) = 0;
+    // ---- linear: y [B, Out] = activation(x [B, In] · w[Out, In]^T + b [Out]) ----
+    virtual void linear_forward(Tensor x, Tensor w, Tensor b, Tensor y, Activation activation) = 0;
     virtual void linear_backward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db) = 0;
 
     // ---- softmax cross-entropy over logits [B, K] with labels [B] in 0..K-1 ----

@@ -88,10 +88,11 @@ std::int64_t CpuBackend::conv2d_workspace_floats(Shape x, Shape w, int padding) 
 }
 
 void CpuBackend::conv2d_forward(Tensor x, Tensor w, Tensor b, Tensor y, int padding,
-                                Tensor workspace) {
+                                Activation activation, Pass pass, Tensor workspace) {
     const Conv2dDims d = checks::conv2d(x, w, b, y, padding);
     checks::workspace(workspace, cpu::conv2d_workspace_size(d), "conv2d_forward");
-    cpu::conv2d_forward(x.data, w.data, b.data, y.data, d, workspace.data);
+    cpu::conv2d_forward(x.data, w.data, b.data, y.data, d, activation == Activation::kRelu,
+                        pass == Pass::kTraining, workspace.data);
 }
 
 void CpuBackend::conv2d_backward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db,
@@ -126,9 +127,10 @@ void CpuBackend::relu_backward(Tensor y, Tensor dy, Tensor dx) {
     cpu::relu_backward(y.data, dy.data, dx.data, y.numel());
 }
 
-void CpuBackend::linear_forward(Tensor x, Tensor w, Tensor b, Tensor y) {
+void CpuBackend::linear_forward(Tensor x, Tensor w, Tensor b, Tensor y, Activation activation) {
     checks::linear(x, w, b, y);
     cpu::linear_forward(x.data, w.data, b.data, y.data, x.dim(0), x.dim(1), w.dim(0));
+    if (activation == Activation::kRelu) cpu::relu_forward(y.data, y.data, y.numel());
 }
 
 void CpuBackend::linear_backward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db) {

@@ -28,8 +28,8 @@ public:
     void gather_labels(IndexTensor src, IndexTensor rows, IndexTensor dst) override;
 
     std::int64_t conv2d_workspace_floats(Shape x, Shape w, int padding) const override;
-    void conv2d_forward(Tensor x, Tensor w, Tensor b, Tensor y, int padding,
-                        Tensor workspace) override;
+    void conv2d_forward(Tensor x, Tensor w, Tensor b, Tensor y, int padding, Activation activation,
+                        Pass pass, Tensor workspace) override;
     void conv2d_backward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db,
                          int padding, Tensor workspace) override;
 
@@ -39,7 +39,7 @@ public:
     void relu_forward(Tensor x, Tensor y) override;
     void relu_backward(Tensor y, Tensor dy, Tensor dx) override;
 
-    void linear_forward(Tensor x, Tensor w, Tensor b, Tensor y) override;
+    void linear_forward(Tensor x, Tensor w, Tensor b, Tensor y, Activation activation) override;
     void linear_backward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db) override;
 
     void softmax_cross_entropy_forward(Tensor logits, IndexTensor labels, Tensor losses,

@@ -47,7 +47,7 @@ Evaluation evaluate(Backend& backend, LeNet5& model, const DeviceImageSet& set, 
         const int64_t n = std::min(batch_size, set.count - start);
         const Tensor batch{images.data + start * 28 * 28, {n, 1, 28, 28}};
         const IndexTensor labels{set.labels.data() + start, {n}};
-        model.forward(batch);
+        model.forward(batch, Pass::kInference);
         model.loss(labels, losses.view({n}), correct.view({n}));
         losses.download(host_losses.data(), n);
         correct.download(host_correct.data(), n);

@@ -59,7 +59,7 @@ void LeNet5::initialize(uint64_t seed) {
     parameters_.upload(host);
 }
 
-Tensor LeNet5::forward(Tensor images) {
+Tensor LeNet5::forward(Tensor images, Pass pass) {
     TWP_CHECK(images.shape.rank == 4 && images.dim(1) == 1 && images.dim(2) == kImageSize &&
                   images.dim(3) == kImageSize,
               "LeNet5 wants images [B, 1, 28, 28], got " << images.shape.str());
@@ -67,25 +67,23 @@ Tensor LeNet5::forward(Tensor images) {
     TWP_CHECK(b > 0 && b <= max_batch_, "batch of " << b << " images; this model holds 1.."
                                                     << max_batch_);
     batch_ = b;
+    training_ = pass == Pass::kTraining;
     Backend& be = backend_;
     const Tensor c1 = conv1_out_.view({b, 6, 28, 28}), p1 = pool1_out_.view({b, 6, 14, 14});
     const Tensor c2 = conv2_out_.view({b, 16, 10, 10}), p2 = pool2_out_.view({b, 16, 5, 5});
     const Tensor f1 = fc1_out_.view({b, 120}), f2 = fc2_out_.view({b, 84});
     const Tensor out = logits_.view({b, kClasses});
 
-    be.conv2d_forward(images, param("conv1.weight"), param("conv1.bias"), c1, 2,
+    const Activation relu = Activation::kRelu;
+    be.conv2d_forward(images, param("conv1.weight"), param("conv1.bias"), c1, 2, relu, pass,
                       conv1_workspace_.view());
-    be.relu_forward(c1, c1);
     be.maxpool2_forward(c1, p1, pool1_argmax_.view(p1.shape));
-    be.conv2d_forward(p1, param("conv2.weight"), param("conv2.bias"), c2, 0,
+    be.conv2d_forward(p1, param("conv2.weight"), param("conv2.bias"), c2, 0, relu, pass,
                       conv2_workspace_.view());
-    be.relu_forward(c2, c2);
     be.maxpool2_forward(c2, p2, pool2_argmax_.view(p2.shape));
-    be.linear_forward(p2.reshaped({b, 400}), param("fc1.weight"), param("fc1.bias"), f1);
-    be.relu_forward(f1, f1);
-    be.linear_forward(f1, param("fc2.weight"), param("fc2.bias"), f2);
-    be.relu_forward(f2, f2);
-    be.linear_forward(f2, param("fc3.weight"), param("fc3.bias"), out);
+    be.linear_forward(p2.reshaped({b, 400}), param("fc1.weight"), param("fc1.bias"), f1, relu);
+    be.linear_forward(f1, param("fc2.weight"), param("fc2.bias"), f2, relu);
+    be.linear_forward(f2, param("fc3.weight"), param("fc3.bias"), out, Activation::kNone);
     return out;
 }
 
@@ -96,7 +94,8 @@ void LeNet5::loss(IndexTensor labels, Tensor losses, IndexTensor correct) {
 
 void LeNet5::backward(Tensor images, IndexTensor labels) {
     const int64_t b = batch_;
-    TWP_CHECK(b > 0 && images.dim(0) == b, "backward without a matching forward");
+    TWP_CHECK(b > 0 && images.dim(0) == b && training_,
+              "backward needs a Pass::kTraining forward on the same batch first");
     Backend& be = backend_;
     const Tensor c1 = conv1_out_.view({b, 6, 28, 28}), p1 = pool1_out_.view({b, 6, 14, 14});
     const Tensor c2 = conv2_out_.view({b, 16, 10, 10}), p2 = pool2_out_.view({b, 16, 5, 5});

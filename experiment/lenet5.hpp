@@ -33,7 +33,8 @@ public:
     void initialize(uint64_t seed);
 
     // images [B, 1, 28, 28] -> logits [B, 10] (a view into this model's activations).
-    Tensor forward(Tensor images);
+    // Pass::kInference when no backward follows (evaluation): it keeps less and runs faster.
+    Tensor forward(Tensor images, Pass pass = Pass::kTraining);
     // After forward on the same images: writes the gradient of the batch-mean cross-entropy into
     // gradients().
     void backward(Tensor images, IndexTensor labels);
@@ -53,7 +54,8 @@ private:
     // Gradients of the activations, same shapes.
     Buffer<float> d_conv1_, d_pool1_, d_conv2_, d_pool2_, d_fc1_, d_fc2_, d_logits_;
     Buffer<float> conv1_workspace_, conv2_workspace_;
-    int64_t batch_ = 0;  // of the last forward
+    int64_t batch_ = 0;      // of the last forward
+    bool training_ = false;  // whether the last forward kept what backward needs
 };
 
 }  // namespace twp

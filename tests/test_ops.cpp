@@ -98,8 +98,11 @@ const std::vector<Conv2dDims> kConvShapes = {
 }  // namespace
 
 TEST_CASE("conv2d forward matches a direct convolution", "[ops][conv2d]") {
-    for (const Conv2dDims& d : kConvShapes) {
-        CAPTURE(d.batch, d.in_channels, d.height, d.width, d.out_channels, d.kernel, d.padding);
+    for (const Conv2dDims& d : kConvShapes)
+    for (const Activation activation : {Activation::kNone, Activation::kRelu})
+    for (const Pass pass : {Pass::kTraining, Pass::kInference}) {
+        CAPTURE(d.batch, d.in_channels, d.height, d.width, d.out_channels, d.kernel, d.padding,
+                activation == Activation::kRelu, pass == Pass::kTraining);
         const auto x = random_vector<double>(d.batch * d.in_channels * d.height * d.width, 1);
         const auto w = random_vector<double>(d.out_channels * d.patch(), 2);
         const auto b = random_vector<double>(d.out_channels, 3);
@@ -110,8 +113,11 @@ TEST_CASE("conv2d forward matches a direct convolution", "[ops][conv2d]") {
                       bb = to_backend(as_float(b)), yb = poisoned<float>(ys.numel());
         Buffer<float> work(backend(), backend().conv2d_workspace_floats(xs, ws, int(d.padding)));
         backend().conv2d_forward(xb.view(xs), wb.view(ws), bb.view({d.out_channels}), yb.view(ys),
-                                 int(d.padding), work.view());
-        REQUIRE_CLOSE(yb.download(), conv2d_reference(x, w, b, d), 1e-5, 1e-5);
+                                 int(d.padding), activation, pass, work.view());
+        std::vector<double> expected = conv2d_reference(x, w, b, d);
+        if (activation == Activation::kRelu)
+            for (double& v : expected) v = std::max(v, 0.0);
+        REQUIRE_CLOSE(yb.download(), expected, 1e-5, 1e-5);
     }
 }
 
@@ -125,7 +131,7 @@ TEST_CASE("conv2d backward matches finite differences", "[ops][conv2d][gradient]
         const auto r = random_vector<double>(d.batch * d.out_channels * d.pixels(), 7);
         std::vector<double> y(r.size()), work(cpu::conv2d_workspace_size(d));
         const auto loss = [&] {
-            cpu::conv2d_forward(x.data(), w.data(), b.data(), y.data(), d, work.data());
+            cpu::conv2d_forward(x.data(), w.data(), b.data(), y.data(), d, false, true, work.data());
             return dot(y, r);
         };
         loss();
@@ -146,7 +152,7 @@ TEST_CASE("conv2d backward through the backend equals the double reference in fl
     const auto dy = random_vector<double>(d.batch * d.out_channels * d.pixels(), 11);
     std::vector<double> y(dy.size()), work(cpu::conv2d_workspace_size(d)), dx(x.size()),
         dw(w.size()), db(b.size());
-    cpu::conv2d_forward(x.data(), w.data(), b.data(), y.data(), d, work.data());
+    cpu::conv2d_forward(x.data(), w.data(), b.data(), y.data(), d, false, true, work.data());
     cpu::conv2d_backward(w.data(), dy.data(), dx.data(), dw.data(), db.data(), d, work.data());
 
     const Shape xs{d.batch, d.in_channels, d.height, d.width}, ws{d.out_channels, d.in_channels, 5, 5};
@@ -156,7 +162,8 @@ TEST_CASE("conv2d backward through the backend equals the double reference in fl
     Buffer<float> yb = poisoned<float>(ys.numel()), dxb = poisoned<float>(xs.numel()),
                   dwb = poisoned<float>(ws.numel()), dbb = poisoned<float>(16);
     Buffer<float> wk(backend(), backend().conv2d_workspace_floats(xs, ws, 0));
-    backend().conv2d_forward(xb.view(xs), wb.view(ws), bb.view({16}), yb.view(ys), 0, wk.view());
+    backend().conv2d_forward(xb.view(xs), wb.view(ws), bb.view({16}), yb.view(ys), 0, Activation::kNone,
+                             Pass::kTraining, wk.view());
     backend().conv2d_backward(xb.view(xs), wb.view(ws), dyb.view(ys), dxb.view(xs), dwb.view(ws),
                               dbb.view({16}), 0, wk.view());
     REQUIRE_CLOSE(dxb.download(), dx, 1e-4, 1e-5);
@@ -169,15 +176,17 @@ TEST_CASE("conv2d rejects mismatched shapes", "[ops][conv2d]") {
         y(backend(), 2 * 4 * 8 * 8), work(backend(), 100000);
     // w has 2 input channels, x has 3.
     REQUIRE_THROWS_WITH(backend().conv2d_forward(x.view({2, 3, 8, 8}), w.view({4, 2, 3, 3}),
-                                                 b.view({4}), y.view({2, 4, 8, 8}), 1, work.view()),
+                                                 b.view({4}), y.view({2, 4, 8, 8}), 1, Activation::kNone,
+                                                 Pass::kTraining, work.view()),
                         Catch::Contains("does not match input"));
     Buffer<float> w3(backend(), 4 * 3 * 3 * 3);
     REQUIRE_THROWS_WITH(backend().conv2d_forward(x.view({2, 3, 8, 8}), w3.view({4, 3, 3, 3}),
-                                                 b.view({4}), y.view({2, 4, 7, 7}), 1, work.view()),
+                                                 b.view({4}), y.view({2, 4, 7, 7}), 1, Activation::kNone,
+                                                 Pass::kTraining, work.view()),
                         Catch::Contains("y has shape"));
     REQUIRE_THROWS_WITH(backend().conv2d_forward(x.view({2, 3, 8, 8}), w3.view({4, 3, 3, 3}),
                                                  b.view({4}), y.view({2, 4, 8, 8}), 1,
-                                                 work.view({10})),
+                                                 Activation::kNone, Pass::kTraining, work.view({10})),
                         Catch::Contains("workspace"));
 }
 
@@ -264,7 +273,12 @@ TEST_CASE("linear forward matches a reference, backward finite differences", "[o
         Buffer<float> xb = to_backend(as_float(x)), wb = to_backend(as_float(w)),
                       bb = to_backend(as_float(b)), yb = poisoned<float>(batch * out);
         backend().linear_forward(xb.view({batch, in}), wb.view({out, in}), bb.view({out}),
-                                 yb.view({batch, out}));
+                                 yb.view({batch, out}), Activation::kNone);
+        REQUIRE_CLOSE(yb.download(), expected, 1e-5, 1e-5);
+        yb = poisoned<float>(batch * out);
+        backend().linear_forward(xb.view({batch, in}), wb.view({out, in}), bb.view({out}),
+                                 yb.view({batch, out}), Activation::kRelu);
+        for (double& v : expected) v = std::max(v, 0.0);
         REQUIRE_CLOSE(yb.download(), expected, 1e-5, 1e-5);
 
         if (in * out > 2000) continue;  // the finite differences below are O(size^2)
