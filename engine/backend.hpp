@@ -34,6 +34,13 @@ struct SgdConfig {
     float weight_decay = 5e-4f;
 };
 
+// Dropout from the counter-based generator, so any backend draws the same mask: element i of the
+// tensor is kept iff uniform_from_bits(philox4x32({lo32(c >> 2), hi32(c >> 2), uint32_t(RngStream::kDropout), 0}, seed)[c & 3]) >= p,
+// with c = offset + i; kept values are scaled by 1 / (1 - p). p == 0 is the identity (and eval mode).
+struct DropoutSpec { float p = 0.0f; uint64_t seed = 0; uint64_t offset = 0; };
+// torch.optim.Adam (no weight decay, not amsgrad).
+struct AdamConfig { float learning_rate = 1e-4f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f; };
+
 class Backend {
 public:
     virtual ~Backend() = default;
@@ -88,6 +95,32 @@ public:
     // dlogits [B, K]: gradient of the batch *mean* loss, (softmax - onehot) / B.
     virtual void softmax_cross_entropy_backward(Tensor logits, IndexTensor labels,
                                                 Tensor dlogits) = 0;
+
+    // ---- elementwise ----
+    virtual void add(Tensor a, Tensor b, Tensor y) = 0;                     // y = a + b, same sizes; y may alias a or b
+    virtual void add_row_broadcast(Tensor x, Tensor row, Tensor y) = 0;     // x,y [R, M] (any shape whose numel is a multiple of row.numel()), y[r] = x[r] + row; y may alias x
+    virtual void scatter_rows(Tensor src, IndexTensor rows, Tensor dst) = 0; // dst[rows[i]] = src[i] (whole rows, src [B, ...], dst [N, ...]); other rows untouched; the transpose of gather_rows
+    // ---- layer norm over the last dimension, as torch.nn.LayerNorm (biased variance) ----
+    // x, y [N, D]; gamma, beta [D]; mean, rstd [N] saved for backward (rstd = 1/sqrt(var + eps)).
+    virtual void layer_norm_forward(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor y, Tensor mean, Tensor rstd) = 0;
+    virtual void layer_norm_backward(Tensor x, Tensor gamma, Tensor mean, Tensor rstd, Tensor dy, Tensor dx, Tensor dgamma, Tensor dbeta) = 0;  // dgamma/dbeta summed over rows, written not accumulated
+    // ---- dropout ----
+    virtual void dropout_forward(Tensor x, Tensor y, DropoutSpec spec) = 0;   // y may alias x
+    virtual void dropout_backward(Tensor dy, Tensor dx, DropoutSpec spec) = 0; // same mask; dx may alias dy
+    // ---- multi-head self-attention core, as inside torch.nn.MultiheadAttention (batch_first) ----
+    // qkv [B, S, 3D]: q, k, v side by side along the last dimension (the packed in-projection's output);
+    // head h uses columns h*Dh .. (h+1)*Dh - 1 of each, Dh = D / heads.
+    // probs [B, heads, S, S] = softmax(q k^T / sqrt(Dh)) over the last axis, saved for backward (before dropout);
+    // out [B, S, D] = dropout(probs) · v, heads concatenated in order. The dropout element index is the
+    // linear index into probs.
+    virtual void attention_forward(Tensor qkv, int heads, DropoutSpec dropout, Tensor probs, Tensor out) = 0;
+    virtual void attention_backward(Tensor qkv, int heads, DropoutSpec dropout, Tensor probs, Tensor dout, Tensor dqkv) = 0;
+    // ---- mean squared error over all elements (torch.nn.MSELoss, reduction 'mean') ----
+    virtual void mse_loss_forward(Tensor pred, Tensor target, Tensor loss) = 0;       // loss [1]
+    virtual void mse_loss_backward(Tensor pred, Tensor target, Tensor dpred) = 0;     // dpred = 2 (pred - target) / numel
+    // ---- Adam over one flat parameter buffer: step counts from 1 ----
+    // m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= lr / (1 - b1^step) * m / (sqrt(v) / sqrt(1 - b2^step) + eps)
+    virtual void adam_update(Tensor params, Tensor grads, Tensor m, Tensor v, int64_t step, const AdamConfig& config) = 0;
 
     // ---- optimizers, over one flat parameter buffer ----
     // torch.optim.SGD: d = g + wd*p; buf = momentum*buf + d (buf starts at 0, which equals

@@ -163,6 +163,101 @@ void CpuBackend::softmax_cross_entropy_backward(Tensor logits, IndexTensor label
                                         logits.dim(1));
 }
 
+void CpuBackend::add(Tensor a, Tensor b, Tensor y) {
+    checks::same_size(a, b, "add");
+    checks::same_size(a, y, "add");
+    cpu::add(a.data, b.data, y.data, a.numel());
+}
+
+void CpuBackend::add_row_broadcast(Tensor x, Tensor row, Tensor y) {
+    const int64_t rows = checks::row_broadcast(x, row, y);
+    cpu::add_row_broadcast(x.data, row.data, y.data, rows, row.numel());
+}
+
+void CpuBackend::scatter_rows(Tensor src, IndexTensor rows, Tensor dst) {
+    const int64_t row_size = checks::scatter_rows(src, rows, dst);
+    for (int64_t i = 0; i < rows.numel(); ++i)
+        TWP_CHECK(rows.data[i] >= 0 && rows.data[i] < dst.dim(0),
+                  "scatter_rows: row " << rows.data[i] << " outside 0.." << dst.dim(0) - 1);
+    cpu::scatter_rows(src.data, rows.data, dst.data, rows.numel(), row_size);
+}
+
+void CpuBackend::layer_norm_forward(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor y,
+                                    Tensor mean, Tensor rstd) {
+    checks::layer_norm(x, gamma, mean, rstd);
+    TWP_CHECK(beta.shape == gamma.shape && y.shape == x.shape,
+              "layer_norm_forward: beta " << beta.shape.str() << " / y " << y.shape.str()
+                                          << " must be shaped like gamma / x");
+    TWP_CHECK(eps >= 0.0f, "layer_norm_forward: eps " << eps << " is negative");
+    cpu::layer_norm_forward(x.data, gamma.data, beta.data, double(eps), y.data, mean.data,
+                            rstd.data, x.dim(0), x.dim(1));
+}
+
+void CpuBackend::layer_norm_backward(Tensor x, Tensor gamma, Tensor mean, Tensor rstd, Tensor dy,
+                                     Tensor dx, Tensor dgamma, Tensor dbeta) {
+    checks::layer_norm(x, gamma, mean, rstd);
+    TWP_CHECK(dy.shape == x.shape && (dx.empty() || dx.shape == x.shape),
+              "layer_norm_backward: dy " << dy.shape.str() << " / dx " << dx.shape.str()
+                                         << " must be shaped like x " << x.shape.str());
+    TWP_CHECK(dgamma.shape == gamma.shape && dbeta.shape == gamma.shape,
+              "layer_norm_backward: dgamma " << dgamma.shape.str() << " / dbeta "
+                                             << dbeta.shape.str() << " must be shaped like gamma "
+                                             << gamma.shape.str());
+    cpu::layer_norm_backward(x.data, gamma.data, mean.data, rstd.data, dy.data, dx.data,
+                             dgamma.data, dbeta.data, x.dim(0), x.dim(1));
+}
+
+void CpuBackend::dropout_forward(Tensor x, Tensor y, DropoutSpec spec) {
+    checks::same_size(x, y, "dropout_forward");
+    checks::dropout(spec, "dropout_forward");
+    cpu::dropout(x.data, y.data, x.numel(), spec);
+}
+
+void CpuBackend::dropout_backward(Tensor dy, Tensor dx, DropoutSpec spec) {
+    checks::same_size(dy, dx, "dropout_backward");
+    checks::dropout(spec, "dropout_backward");
+    cpu::dropout(dy.data, dx.data, dy.numel(), spec);  // the same mask and scale: dropout is linear
+}
+
+void CpuBackend::attention_forward(Tensor qkv, int heads, DropoutSpec dropout, Tensor probs,
+                                   Tensor out) {
+    const AttentionDims d = checks::attention(qkv, heads, probs, out);
+    checks::dropout(dropout, "attention_forward");
+    cpu::attention_forward(qkv.data, probs.data, out.data, d, dropout);
+}
+
+void CpuBackend::attention_backward(Tensor qkv, int heads, DropoutSpec dropout, Tensor probs,
+                                    Tensor dout, Tensor dqkv) {
+    const AttentionDims d = checks::attention(qkv, heads, probs, dout);
+    TWP_CHECK(dqkv.shape == qkv.shape, "attention_backward: dqkv " << dqkv.shape.str()
+                                                                   << " vs qkv " << qkv.shape.str());
+    checks::dropout(dropout, "attention_backward");
+    cpu::attention_backward(qkv.data, probs.data, dout.data, dqkv.data, d, dropout);
+}
+
+void CpuBackend::mse_loss_forward(Tensor pred, Tensor target, Tensor loss) {
+    checks::mse_loss(pred, target, "mse_loss_forward");
+    TWP_CHECK_SHAPE(loss, 1);
+    cpu::mse_loss_forward(pred.data, target.data, loss.data, pred.numel());
+}
+
+void CpuBackend::mse_loss_backward(Tensor pred, Tensor target, Tensor dpred) {
+    checks::mse_loss(pred, target, "mse_loss_backward");
+    TWP_CHECK(dpred.shape == pred.shape, "mse_loss_backward: dpred " << dpred.shape.str()
+                                                                     << " vs pred " << pred.shape.str());
+    cpu::mse_loss_backward(pred.data, target.data, dpred.data, pred.numel());
+}
+
+void CpuBackend::adam_update(Tensor params, Tensor grads, Tensor m, Tensor v, int64_t step,
+                             const AdamConfig& config) {
+    checks::same_size(params, grads, "adam_update");
+    checks::same_size(params, m, "adam_update");
+    checks::same_size(params, v, "adam_update");
+    TWP_CHECK(step >= 1, "adam_update: step " << step << " (steps count from 1)");
+    cpu::adam_update(params.data, grads.data, m.data, v.data, params.numel(), step,
+                     config.learning_rate, config.beta1, config.beta2, config.eps);
+}
+
 void CpuBackend::sgd_update(Tensor params, Tensor grads, Tensor momentum_buffer,
                             const SgdConfig& config) {
     checks::same_size(params, grads, "sgd_update");

@@ -47,6 +47,24 @@ public:
     void softmax_cross_entropy_backward(Tensor logits, IndexTensor labels,
                                         Tensor dlogits) override;
 
+    void add(Tensor a, Tensor b, Tensor y) override;
+    void add_row_broadcast(Tensor x, Tensor row, Tensor y) override;
+    void scatter_rows(Tensor src, IndexTensor rows, Tensor dst) override;
+    void layer_norm_forward(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor y, Tensor mean,
+                            Tensor rstd) override;
+    void layer_norm_backward(Tensor x, Tensor gamma, Tensor mean, Tensor rstd, Tensor dy, Tensor dx,
+                             Tensor dgamma, Tensor dbeta) override;
+    void dropout_forward(Tensor x, Tensor y, DropoutSpec spec) override;
+    void dropout_backward(Tensor dy, Tensor dx, DropoutSpec spec) override;
+    void attention_forward(Tensor qkv, int heads, DropoutSpec dropout, Tensor probs,
+                           Tensor out) override;
+    void attention_backward(Tensor qkv, int heads, DropoutSpec dropout, Tensor probs, Tensor dout,
+                            Tensor dqkv) override;
+    void mse_loss_forward(Tensor pred, Tensor target, Tensor loss) override;
+    void mse_loss_backward(Tensor pred, Tensor target, Tensor dpred) override;
+    void adam_update(Tensor params, Tensor grads, Tensor m, Tensor v, int64_t step,
+                     const AdamConfig& config) override;
+
     void sgd_update(Tensor params, Tensor grads, Tensor momentum_buffer,
                     const SgdConfig& config) override;
 

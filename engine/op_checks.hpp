@@ -3,6 +3,7 @@
 // out-of-bounds access. Returns the geometry the op needs.
 #pragma once
 
+#include "engine/backend.hpp"
 #include "engine/cpu/ops.hpp"
 #include "engine/tensor.hpp"
 
@@ -59,6 +60,59 @@ inline void classification(const Tensor& logits, const IndexTensor& labels) {
     TWP_CHECK(logits.shape.rank == 2, "logits must be [B,K], got " << logits.shape.str());
     TWP_CHECK(labels.shape == Shape({logits.dim(0)}),
               "labels " << labels.shape.str() << " do not match logits " << logits.shape.str());
+}
+
+// x, y: any shape whose element count is a multiple of row's; returns the number of rows.
+inline int64_t row_broadcast(const Tensor& x, const Tensor& row, const Tensor& y) {
+    TWP_CHECK(row.numel() > 0 && x.numel() % row.numel() == 0,
+              "add_row_broadcast: x " << x.shape.str() << " is not a whole number of rows "
+                                      << row.shape.str());
+    same_size(x, y, "add_row_broadcast");
+    return x.numel() / row.numel();
+}
+
+// src [B, ...] rows into dst [N, ...] at rows [B]; returns the row size.
+inline int64_t scatter_rows(const Tensor& src, const IndexTensor& rows, const Tensor& dst) {
+    TWP_CHECK(rows.shape.rank == 1 && src.shape.rank >= 1 && src.dim(0) == rows.dim(0),
+              "scatter_rows: " << rows.shape.str() << " rows from " << src.shape.str());
+    TWP_CHECK(dst.shape.rank >= 1 && dst.dim(0) > 0, "scatter_rows: no rows in dst " << dst.shape.str());
+    const int64_t row_size = dst.numel() / dst.dim(0);
+    TWP_CHECK(src.numel() == src.dim(0) * row_size,
+              "scatter_rows: source rows " << src.shape.str() << " differ from " << dst.shape.str());
+    return row_size;
+}
+
+// x [N, D], gamma [D], mean and rstd [N].
+inline void layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& mean, const Tensor& rstd) {
+    TWP_CHECK(x.shape.rank == 2 && x.dim(1) > 0,
+              "layer_norm wants x [N, D] with D > 0, got " << x.shape.str());
+    TWP_CHECK_SHAPE(gamma, x.dim(1));
+    TWP_CHECK_SHAPE(mean, x.dim(0));
+    TWP_CHECK_SHAPE(rstd, x.dim(0));
+}
+
+inline void dropout(const DropoutSpec& spec, const char* op) {
+    TWP_CHECK(spec.p >= 0.0f && spec.p <= 1.0f, op << ": dropout probability " << spec.p
+                                                   << " outside [0, 1]");
+}
+
+// qkv [B, S, 3D], probs [B, H, S, S], out [B, S, D], with H dividing D.
+inline AttentionDims attention(const Tensor& qkv, int heads, const Tensor& probs, const Tensor& out) {
+    TWP_CHECK(qkv.shape.rank == 3 && qkv.dim(2) % 3 == 0 && qkv.dim(2) > 0,
+              "attention wants qkv [B, S, 3D], got " << qkv.shape.str());
+    const int64_t dim = qkv.dim(2) / 3;
+    TWP_CHECK(heads > 0 && dim % heads == 0,
+              "attention: " << heads << " heads do not divide the width D = " << dim << " of qkv "
+                            << qkv.shape.str());
+    TWP_CHECK_SHAPE(probs, qkv.dim(0), heads, qkv.dim(1), qkv.dim(1));
+    TWP_CHECK_SHAPE(out, qkv.dim(0), qkv.dim(1), dim);
+    return AttentionDims{qkv.dim(0), qkv.dim(1), dim, heads};
+}
+
+inline void mse_loss(const Tensor& pred, const Tensor& target, const char* op) {
+    TWP_CHECK(pred.shape == target.shape && pred.numel() > 0,
+              op << ": pred " << pred.shape.str() << " and target " << target.shape.str()
+                 << " must have the same non-empty shape");
 }
 
 }  // namespace twp::checks

@@ -18,11 +18,14 @@ struct ParamEntry {
 
 class ParamLayout {
 public:
+    ParamLayout() = default;
     ParamLayout(std::initializer_list<std::pair<std::string, Shape>> table) {
-        for (const auto& [name, shape] : table) {
-            entries_.push_back({name, shape, total_});
-            total_ += shape.numel();
-        }
+        for (const auto& [name, shape] : table) add(name, shape);
+    }
+    // Appends a parameter after the others (tables built in a loop, e.g. one entry per layer).
+    void add(const std::string& name, Shape shape) {
+        entries_.push_back({name, shape, total_});
+        total_ += shape.numel();
     }
     const std::vector<ParamEntry>& entries() const { return entries_; }
     int64_t total() const { return total_; }

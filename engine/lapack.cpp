@@ -1,0 +1,56 @@
+// LAPACKE calls for engine/lapack.hpp. Sizes are checked to fit lapack_int before each call.
+#include "engine/lapack.hpp"
+
+#include <lapacke.h>
+
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+#include "engine/error.hpp"
+
+namespace twp::lapack {
+namespace {
+
+lapack_int to_lapack_int(int64_t value, const char* what) {
+    TWP_CHECK(value >= 0 && value <= std::numeric_limits<lapack_int>::max(),
+              "LAPACK " << what << " = " << value << " does not fit a LAPACK int");
+    return static_cast<lapack_int>(value);
+}
+
+}  // namespace
+
+void symmetric_eigen_largest(int64_t n, double* a, int64_t count, double* eigenvalues,
+                             double* eigenvectors) {
+    TWP_CHECK(n >= 1 && count >= 1 && count <= n,
+              "symmetric_eigen_largest: count " << count << " must be in 1.." << n);
+    const lapack_int size = to_lapack_int(n, "n");
+    const lapack_int first = size - to_lapack_int(count, "count") + 1;  // 1-based, ascending order
+    lapack_int found = 0;
+    std::vector<double> ascending(n);
+    std::vector<lapack_int> support(2 * count);
+    // Column-major z[n, count] is row-major [count, n]: eigenvector j is contiguous.
+    const lapack_int info = LAPACKE_dsyevr(
+        LAPACK_COL_MAJOR, 'V', 'I', 'U', size, a, size, 0.0, 0.0, first, size,
+        LAPACKE_dlamch('S'), &found, ascending.data(), eigenvectors, size, support.data());
+    TWP_CHECK(info == 0, "LAPACKE_dsyevr on a " << n << " x " << n << " matrix failed with info "
+                                                << info << " (< 0: bad argument; > 0: internal "
+                                                   "error); check the input for NaN or Inf");
+    TWP_CHECK(found == count, "LAPACKE_dsyevr returned " << found << " eigenpairs, asked for "
+                                                         << count);
+    // LAPACK returns them in ascending order; we want the largest first.
+    for (int64_t i = 0; i < count; ++i) eigenvalues[i] = ascending[count - 1 - i];
+    for (int64_t i = 0; i < count / 2; ++i)
+        std::swap_ranges(eigenvectors + i * n, eigenvectors + (i + 1) * n,
+                         eigenvectors + (count - 1 - i) * n);
+}
+
+bool cholesky_lower(int64_t n, double* a) {
+    const lapack_int size = to_lapack_int(n, "n");
+    // Column-major 'U' gives u with a = uᵀu; read row-major, u is l = uᵀ, lower triangular.
+    const lapack_int info = LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', size, a, size);
+    TWP_CHECK(info >= 0, "LAPACKE_dpotrf: bad argument " << -info);
+    return info == 0;
+}
+
+}  // namespace twp::lapack

@@ -1,0 +1,533 @@
+// Plot rendering: ranges and ticks, layout, series, legend; see plot.hpp.
+// Layout, top to bottom: title band, plot area (framed, grid), x tick labels, x-axis title; left to
+// right: the y-axis title (rotated), y tick labels, plot area. Sizes are in pixels at the default
+// 1000 x 640 and scale with the image (between 0.75x and 2.5x), so a larger figure keeps its
+// proportions. The vertical layout is settled first because the y ticks depend only on the plot
+// height; their labels' width then fixes the left margin and so the plot width the x ticks need.
+#include "experiment/plot.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <optional>
+
+#include "engine/atomic_file.hpp"
+#include "engine/error.hpp"
+
+namespace twp {
+namespace {
+
+constexpr Rgb kWhite{255, 255, 255};
+constexpr Rgb kTextColor{34, 34, 34};
+constexpr Rgb kFrameColor{68, 68, 68};
+constexpr Rgb kGridColor{228, 228, 228};
+constexpr Rgb kLegendBorder{200, 200, 200};
+
+// 10^e as the double nearest the exact decimal (1e-3 * 3 would not be 0.003 exactly; 3 / 1e3 is).
+double power_of_ten(int e) {
+    if (e < 0) return 1.0 / power_of_ten(-e);
+    if (e > 22) return std::pow(10.0, e);
+    double value = 1;
+    for (int i = 0; i < e; ++i) value *= 10;  // exact up to 1e22
+    return value;
+}
+
+// mantissa * 10^e, rounded once.
+double scaled(double mantissa, int e) {
+    return e < 0 ? mantissa / power_of_ten(-e) : mantissa * power_of_ten(e);
+}
+
+int floor_log10(double positive) { return int(std::floor(std::log10(positive) + 1e-9)); }
+
+// Fixed-point text with trailing zeros (and a bare point) removed.
+std::string trimmed_fixed(double value, int decimals) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%.*f", std::clamp(decimals, 0, 15), value);
+    std::string s = text;
+    if (s.find('.') != std::string::npos) {
+        while (s.back() == '0') s.pop_back();
+        if (s.back() == '.') s.pop_back();
+    }
+    return s == "-0" ? "0" : s;
+}
+
+// "2.5e-5": `decimals` mantissa digits at most, trailing zeros removed.
+std::string scientific(double value, int decimals) {
+    int exponent = floor_log10(std::abs(value));
+    double mantissa = value / scaled(1, exponent);
+    std::string text = trimmed_fixed(mantissa, decimals);
+    if (std::abs(std::stod(text)) >= 10) {  // 9.996 rounded up to 10
+        ++exponent;
+        text = trimmed_fixed(value / scaled(1, exponent), decimals);
+    }
+    return text + "e" + std::to_string(exponent);
+}
+
+// Fixed-point text with exactly `decimals` decimals (ticks on one axis share them: 0.5, 1.0, 1.5).
+std::string fixed(double value, int decimals) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%.*f", std::clamp(decimals, 0, 15), value);
+    const std::string s = text;
+    return s.find_first_not_of("-0.") == std::string::npos ? "0" : s;  // no "-0.0"
+}
+
+std::string shortest(double value) {
+    char text[32];
+    const auto result = std::to_chars(text, text + sizeof text, value);
+    return std::string(text, result.ptr);
+}
+
+// ---- data ranges ----
+
+struct Range {
+    double lo = 0, hi = 1;  // on a log axis, still data values (both > 0)
+};
+
+bool usable(double x, double y, bool log_y) {
+    return std::isfinite(x) && std::isfinite(y) && (!log_y || y > 0);
+}
+
+// Widens a degenerate range around its value, then pads it by `pad` of its width on each side.
+Range padded(double lo, double hi, double pad) {
+    const double magnitude = std::max(std::abs(lo), std::abs(hi));
+    if (hi - lo <= 1e-12 * magnitude || hi - lo <= std::numeric_limits<double>::min()) {
+        const double half = magnitude > 0 ? 0.1 * magnitude : 1.0;
+        lo -= half;
+        hi += half;
+    }
+    const double width = hi - lo;
+    return {lo - pad * width, hi + pad * width};
+}
+
+// ---- layout and drawing ----
+
+struct Fonts {
+    double title, label, tick;  // pixel heights (ascent + descent)
+};
+
+// `text` at `pixel_height`, shrunk if needed to fit `max_width` (long titles on small images).
+TextMask fitted_text(const std::string& text, double pixel_height, double max_width) {
+    const Font& font = default_font();
+    const double width = font.text_width(text, pixel_height);
+    if (width > max_width && max_width > 0)
+        pixel_height = std::max(8.0, pixel_height * max_width / width);
+    return font.render(text, pixel_height);
+}
+
+// Maps data coordinates to canvas pixels inside the plot frame.
+struct Mapping {
+    RectF area;  // the plot area inside the frame, pixels
+    Range x, y;
+    bool log_y = false;
+
+    double px(double value) const { return area.x0 + (value - x.lo) / (x.hi - x.lo) * area.width(); }
+    double py(double value) const {
+        const double t = log_y ? (std::log10(value) - std::log10(y.lo)) /
+                                     (std::log10(y.hi) - std::log10(y.lo))
+                               : (value - y.lo) / (y.hi - y.lo);
+        return area.y1 - t * area.height();
+    }
+};
+
+// Runs of consecutive usable points, in pixels: each run is one unbroken piece of line.
+std::vector<std::vector<PointF>> pixel_runs(const Series& series, const Mapping& map) {
+    std::vector<std::vector<PointF>> runs(1);
+    for (size_t i = 0; i < series.x.size(); ++i) {
+        if (usable(series.x[i], series.y[i], map.log_y)) {
+            runs.back().push_back({map.px(series.x[i]), map.py(series.y[i])});
+        } else if (!runs.back().empty()) {
+            runs.emplace_back();
+        }
+    }
+    if (runs.back().empty()) runs.pop_back();
+    return runs;
+}
+
+bool has_line(SeriesStyle style) { return style != SeriesStyle::kPoints; }
+bool has_markers(SeriesStyle style) {
+    return style == SeriesStyle::kPoints || style == SeriesStyle::kLinePoints;
+}
+
+// Pixel sizes of the marks, at scale `s`.
+struct Marks {
+    double line_width, marker_radius, dash_on, dash_off;
+};
+
+// A white rim around each marker keeps overlapping points and crossing series apart.
+void draw_marker(Canvas& canvas, PointF p, Rgb color, const Marks& marks) {
+    canvas.fill_circle(p, marks.marker_radius + marks.line_width * 0.6, kWhite);
+    canvas.fill_circle(p, marks.marker_radius, color);
+}
+
+// Line-and-points series whose points lie closer than about a marker's width apart are drawn as
+// plain lines: touching markers hide the line's shape (300 steps across a 900-pixel plot).
+SeriesStyle drawn_style(const Series& series, const Mapping& map, const Marks& marks) {
+    if (series.style != SeriesStyle::kLinePoints) return series.style;
+    double length = 0;
+    int segments = 0;
+    for (const std::vector<PointF>& run : pixel_runs(series, map))
+        for (size_t i = 1; i < run.size(); ++i, ++segments)
+            length += std::hypot(run[i].x - run[i - 1].x, run[i].y - run[i - 1].y);
+    return segments > 0 && length / segments < 2.5 * marks.marker_radius ? SeriesStyle::kLine
+                                                                         : series.style;
+}
+
+void draw_series(Canvas& canvas, const Series& series, const Mapping& map, const Marks& marks) {
+    for (const std::vector<PointF>& run : pixel_runs(series, map)) {
+        if (has_line(series.style)) {
+            const bool dashed = series.style == SeriesStyle::kDashedLine;
+            if (run.size() == 1 && !has_markers(series.style)) {
+                // An isolated point of a line-only series would otherwise be invisible.
+                canvas.fill_circle(run[0], marks.line_width, series.color);
+            } else {
+                canvas.polyline(run, series.color, marks.line_width, dashed ? marks.dash_on : 0,
+                                dashed ? marks.dash_off : 0);
+            }
+        }
+        if (has_markers(series.style))
+            for (const PointF& p : run) draw_marker(canvas, p, series.color, marks);
+    }
+}
+
+// How much of the data lies under `box`: points, plus samples every few pixels along the lines.
+int data_under(const RectF& box, const std::vector<std::vector<std::vector<PointF>>>& all_runs) {
+    int count = 0;
+    for (const auto& runs : all_runs)
+        for (const auto& run : runs)
+            for (size_t i = 0; i < run.size(); ++i) {
+                count += box.contains(run[i]) ? 4 : 0;
+                if (i == 0) continue;
+                const PointF a = run[i - 1], b = run[i];
+                const int samples = std::min(200, int(std::hypot(b.x - a.x, b.y - a.y) / 4));
+                for (int k = 1; k < samples; ++k) {
+                    const double t = double(k) / samples;
+                    count += box.contains({a.x + t * (b.x - a.x), a.y + t * (b.y - a.y)}) ? 1 : 0;
+                }
+            }
+    return count;
+}
+
+void draw_legend(Canvas& canvas, const Plot& plot, const Mapping& map, const Marks& marks,
+                 double font_px, double s) {
+    std::vector<const Series*> entries;
+    for (const Series& series : plot.series)
+        if (!series.name.empty()) entries.push_back(&series);
+    if (entries.empty()) return;
+
+    std::vector<TextMask> names;
+    int name_width = 0;
+    for (const Series* series : entries) {
+        names.push_back(default_font().render(series->name, font_px));
+        name_width = std::max(name_width, names.back().width);
+    }
+    const double inner = 8 * s, sample_length = 34 * s, gap = 8 * s, margin = 10 * s;
+    const double row_height = names[0].height + 4 * s;
+    const double box_width = std::round(inner + sample_length + gap + name_width + inner);
+    const double box_height = std::round(2 * inner + row_height * names.size() - 4 * s);
+
+    // The first place, in order of preference, that covers the least data: the four corners
+    // (upper right first), then the middles of the right and left sides, top, bottom and centre.
+    const RectF& a = map.area;
+    const double left = a.x0 + margin, right = a.x1 - margin - box_width;
+    const double top = a.y0 + margin, bottom = a.y1 - margin - box_height;
+    const double middle_x = (a.x0 + a.x1 - box_width) / 2, middle_y = (a.y0 + a.y1 - box_height) / 2;
+    const std::array<PointF, 9> places = {{{right, top}, {left, top}, {right, bottom}, {left, bottom},
+                                            {right, middle_y}, {left, middle_y}, {middle_x, top},
+                                            {middle_x, bottom}, {middle_x, middle_y}}};
+    std::vector<std::vector<std::vector<PointF>>> all_runs;
+    for (const Series& series : plot.series) all_runs.push_back(pixel_runs(series, map));
+    std::optional<RectF> best;
+    int best_count = 0;
+    for (const PointF& place : places) {
+        const RectF box{std::round(place.x), std::round(place.y), std::round(place.x) + box_width,
+                        std::round(place.y) + box_height};
+        const int count = data_under(box, all_runs);
+        if (!best || count < best_count) {
+            best = box;
+            best_count = count;
+        }
+    }
+    const RectF box = *best;
+
+    canvas.fill_rect(box, kWhite, 0.9);
+    const int bx0 = int(box.x0), by0 = int(box.y0), bx1 = int(box.x1) - 1, by1 = int(box.y1) - 1;
+    canvas.hline(bx0, bx1, by0, kLegendBorder);
+    canvas.hline(bx0, bx1, by1, kLegendBorder);
+    canvas.vline(bx0, by0, by1, kLegendBorder);
+    canvas.vline(bx1, by0, by1, kLegendBorder);
+
+    for (size_t i = 0; i < entries.size(); ++i) {
+        const Series& series = *entries[i];
+        const double centre_y = box.y0 + inner + row_height * i + names[i].height / 2.0;
+        const double x0 = box.x0 + inner, x1 = x0 + sample_length;
+        if (has_line(series.style)) {
+            const bool dashed = series.style == SeriesStyle::kDashedLine;
+            canvas.polyline({{x0, centre_y}, {x1, centre_y}}, series.color, marks.line_width,
+                            dashed ? marks.dash_on : 0, dashed ? marks.dash_off : 0);
+        }
+        if (has_markers(series.style)) draw_marker(canvas, {(x0 + x1) / 2, centre_y}, series.color, marks);
+        canvas.draw_text(names[i], x1 + gap, centre_y, HAlign::kLeft, VAlign::kCenter, kTextColor);
+    }
+}
+
+Canvas render_plot(const Plot& plot) {
+    TWP_CHECK(plot.width >= 240 && plot.height >= 180 && plot.width <= 10000 && plot.height <= 10000,
+              "plot '" << plot.title << "' is " << plot.width << "x" << plot.height
+                       << " pixels; use 240x180 to 10000x10000");
+    for (const Series& series : plot.series)
+        TWP_CHECK(series.x.size() == series.y.size(),
+                  "plot '" << plot.title << "': series '" << series.name << "' has " << series.x.size()
+                           << " x values but " << series.y.size() << " y values; give one y per x");
+
+    const double s = std::clamp(std::min(plot.width / 1000.0, plot.height / 640.0), 0.75, 2.5);
+    const Fonts fonts{25 * s, 18 * s, 16.5 * s};
+    const Marks marks{2.0 * s, 3.5 * s, 7 * s, 4 * s};
+    const double pad = 12 * s, tick_length = 5 * s;
+
+    // Data ranges over the points that will be drawn.
+    double x_lo = std::numeric_limits<double>::infinity(), x_hi = -x_lo, y_lo = x_lo, y_hi = -x_lo;
+    for (const Series& series : plot.series)
+        for (size_t i = 0; i < series.x.size(); ++i) {
+            if (!usable(series.x[i], series.y[i], plot.log_y)) continue;
+            const double y = plot.log_y ? std::log10(series.y[i]) : series.y[i];
+            x_lo = std::min(x_lo, series.x[i]);
+            x_hi = std::max(x_hi, series.x[i]);
+            y_lo = std::min(y_lo, y);
+            y_hi = std::max(y_hi, y);
+        }
+    Mapping map;
+    map.log_y = plot.log_y;
+    if (x_lo > x_hi) {  // nothing to draw: an empty frame over a unit range
+        map.x = {0, 1};
+        map.y = plot.log_y ? Range{1, 10} : Range{0, 1};
+    } else {
+        map.x = padded(x_lo, x_hi, 0.04);
+        if (plot.log_y) {
+            // Pad in decades; a single value gets half a decade either side.
+            Range decades = y_hi - y_lo < 1e-9 ? Range{y_lo - 0.5, y_hi + 0.5} : Range{y_lo, y_hi};
+            decades = padded(decades.lo, decades.hi, 0.05);
+            map.y = {std::pow(10.0, decades.lo), std::pow(10.0, decades.hi)};
+        } else {
+            map.y = padded(y_lo, y_hi, 0.05);
+        }
+    }
+    TWP_CHECK(std::isfinite(map.x.hi - map.x.lo) && std::isfinite(map.y.hi - map.y.lo) &&
+                  map.y.hi > map.y.lo && map.x.hi > map.x.lo,
+              "plot '" << plot.title << "': the data spans more than a double can hold; rescale it");
+
+    const Font& font = default_font();
+    const double W = plot.width, H = plot.height;
+    const TextMask title = fitted_text(plot.title, fonts.title, W - 2 * pad);
+    const TextMask x_title = fitted_text(plot.x_label, fonts.label, W - 2 * pad);
+    const TextMask y_title = fitted_text(plot.y_label, fonts.label, H - 2 * pad);
+    const int tick_text_height = font.render("0", fonts.tick).height;
+
+    // Vertical layout, then the y ticks it allows.
+    const double top = std::round(plot.title.empty() ? pad + tick_text_height / 2.0
+                                                     : pad + title.height + pad * 0.8);
+    const double bottom = std::round(tick_length + 4 * s + tick_text_height +
+                                     (plot.x_label.empty() ? 0 : 6 * s + x_title.height) + pad);
+    map.area.y0 = top;
+    map.area.y1 = H - bottom;
+    const int y_max_ticks = std::max(2, int(map.area.height() / (tick_text_height * 2.4)));
+    const std::vector<double> y_ticks = plot.log_y ? log_ticks(map.y.lo, map.y.hi, y_max_ticks)
+                                                   : linear_ticks(map.y.lo, map.y.hi, y_max_ticks);
+    double y_magnitude = 0;
+    for (double t : y_ticks) y_magnitude = std::max(y_magnitude, std::abs(t));
+    const double y_step = y_ticks.size() > 1 ? y_ticks[1] - y_ticks[0] : 1;
+    std::vector<TextMask> y_tick_text;
+    int y_tick_width = 0;
+    for (double t : y_ticks) {
+        y_tick_text.push_back(font.render(
+            plot.log_y ? format_compact(t) : format_tick(t, y_step, y_magnitude), fonts.tick));
+        y_tick_width = std::max(y_tick_width, y_tick_text.back().width);
+    }
+
+    // Horizontal layout, then as many x ticks as fit without their labels touching.
+    map.area.x0 = std::round(pad + (plot.y_label.empty() ? 0 : y_title.height + 8 * s) + y_tick_width +
+                             5 * s + tick_length);
+    map.area.x1 = W - std::round(28 * s);
+    std::vector<double> x_ticks;
+    std::vector<TextMask> x_tick_text;
+    for (int max_ticks = std::max(2, int(map.area.width() / (70 * s))); max_ticks >= 2; --max_ticks) {
+        x_ticks = linear_ticks(map.x.lo, map.x.hi, max_ticks);
+        double magnitude = 0;
+        for (double t : x_ticks) magnitude = std::max(magnitude, std::abs(t));
+        const double step = x_ticks.size() > 1 ? x_ticks[1] - x_ticks[0] : 1;
+        x_tick_text.clear();
+        int widest = 0;
+        for (double t : x_ticks) {
+            x_tick_text.push_back(font.render(format_tick(t, step, magnitude), fonts.tick));
+            widest = std::max(widest, x_tick_text.back().width);
+        }
+        const double spacing = step / (map.x.hi - map.x.lo) * map.area.width();
+        if (x_ticks.size() < 2 || spacing >= widest + 18 * s) break;
+    }
+
+    Canvas canvas(plot.width, plot.height, kWhite);
+    const RectF& area = map.area;
+    const int ax0 = int(area.x0), ax1 = int(area.x1), ay0 = int(area.y0), ay1 = int(area.y1);
+    // Tick positions snap to whole pixels so that grid lines and tick marks are crisp.
+    auto column = [&](double x) { return int(std::floor(map.px(x))); };
+    auto row = [&](double y) { return int(std::floor(map.py(y))); };
+
+    for (double t : x_ticks) canvas.vline(column(t), ay0 + 1, ay1 - 1, kGridColor);
+    for (double t : y_ticks) canvas.hline(ax0 + 1, ax1 - 1, row(t), kGridColor);
+
+    Plot drawn = plot;  // with the styles as drawn, for the series and their legend samples
+    for (Series& series : drawn.series) series.style = drawn_style(series, map, marks);
+    canvas.set_clip({area.x0 + 1, area.y0 + 1, area.x1, area.y1});
+    for (const Series& series : drawn.series) draw_series(canvas, series, map, marks);
+    canvas.reset_clip();
+
+    // Frame, ticks and their labels.
+    canvas.hline(ax0, ax1, ay0, kFrameColor);
+    canvas.hline(ax0, ax1, ay1, kFrameColor);
+    canvas.vline(ax0, ay0, ay1, kFrameColor);
+    canvas.vline(ax1, ay0, ay1, kFrameColor);
+    const int tick = int(std::round(tick_length));
+    for (size_t i = 0; i < x_ticks.size(); ++i) {
+        const int x = column(x_ticks[i]);
+        canvas.vline(x, ay1, ay1 + tick, kFrameColor);
+        // Centred under its tick, but kept inside the image (a wide label on the last tick).
+        const double centre = std::min(x + 0.5, W - 2 - x_tick_text[i].width / 2.0);
+        canvas.draw_text(x_tick_text[i], centre, ay1 + tick + 4 * s, HAlign::kCenter, VAlign::kTop,
+                         kTextColor);
+    }
+    for (size_t i = 0; i < y_ticks.size(); ++i) {
+        const int y = row(y_ticks[i]);
+        canvas.hline(ax0 - tick, ax0, y, kFrameColor);
+        canvas.draw_text(y_tick_text[i], ax0 - tick - 5 * s, y + 0.5, HAlign::kRight, VAlign::kCenter,
+                         kTextColor);
+    }
+    if (plot.log_y && y_ticks.size() >= 2 && std::abs(y_ticks[1] / y_ticks[0] - 10) < 1e-6) {
+        // Minor ticks at 2..9 times each power of ten when every decade has a major tick.
+        const int half_tick = int(std::round(tick_length * 0.6));
+        for (int e = floor_log10(map.y.lo); e <= floor_log10(map.y.hi); ++e)
+            for (int m = 2; m <= 9; ++m) {
+                const double value = scaled(m, e);
+                if (value > map.y.lo && value < map.y.hi)
+                    canvas.hline(ax0 - half_tick, ax0, row(value), kFrameColor);
+            }
+    }
+
+    // Titles.
+    if (!plot.title.empty())
+        canvas.draw_text(title, (area.x0 + area.x1) / 2, pad, HAlign::kCenter, VAlign::kTop, kTextColor);
+    if (!plot.x_label.empty())
+        canvas.draw_text(x_title, (area.x0 + area.x1) / 2, H - pad, HAlign::kCenter, VAlign::kBottom,
+                         kTextColor);
+    if (!plot.y_label.empty())
+        canvas.draw_text(y_title, pad, (area.y0 + area.y1) / 2, HAlign::kLeft, VAlign::kCenter,
+                         kTextColor, /*rotated=*/true);
+
+    draw_legend(canvas, drawn, map, marks, fonts.tick, s);
+    return canvas;
+}
+
+std::string csv_field(const std::string& text) {
+    if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+    std::string quoted = "\"";
+    for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return quoted + "\"";
+}
+
+}  // namespace
+
+std::vector<double> linear_ticks(double lo, double hi, int max_count) {
+    TWP_CHECK(std::isfinite(lo) && std::isfinite(hi) && lo < hi && std::isfinite(hi - lo) &&
+                  max_count >= 2,
+              "linear_ticks: need finite lo < hi and max_count >= 2, got [" << lo << ", " << hi
+                                                                            << "], " << max_count);
+    // Start one decade below the step that would give max_count ticks and walk up 1, 2, 5, 10...
+    int exponent = floor_log10((hi - lo) / max_count) - 1;
+    int mantissa_index = 0;
+    constexpr int kMantissas[] = {1, 2, 5};
+    for (;;) {
+        const double step = scaled(kMantissas[mantissa_index], exponent);
+        const double first = std::ceil(lo / step - 1e-9), last = std::floor(hi / step + 1e-9);
+        if (last - first + 1 <= max_count) {
+            std::vector<double> ticks;
+            for (double k = first; k <= last; ++k) {
+                const double value = scaled(k * kMantissas[mantissa_index], exponent);
+                ticks.push_back(std::abs(value) < step * 1e-9 ? 0.0 : value);
+            }
+            return ticks;
+        }
+        if (++mantissa_index == 3) {
+            mantissa_index = 0;
+            ++exponent;
+        }
+    }
+}
+
+std::vector<double> log_ticks(double lo, double hi, int max_count) {
+    TWP_CHECK(std::isfinite(lo) && std::isfinite(hi) && 0 < lo && lo < hi && max_count >= 2,
+              "log_ticks: need finite 0 < lo < hi and max_count >= 2, got [" << lo << ", " << hi
+                                                                             << "], " << max_count);
+    const int e_lo = int(std::ceil(std::log10(lo) - 1e-9)), e_hi = floor_log10(hi);
+    auto inside = [&](double v) { return v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9); };
+    std::vector<double> ticks;
+    if (std::log10(hi / lo) >= 2) {
+        const int decades = e_hi - e_lo + 1;
+        const int stride = (decades + max_count - 1) / max_count;  // every stride-th power of ten
+        for (int e = e_lo; e <= e_hi; ++e)
+            if (e % stride == 0) ticks.push_back(scaled(1, e));
+        return ticks;
+    }
+    for (int e = e_lo - 1; e <= e_hi; ++e)
+        for (int m : {1, 2, 5})
+            if (inside(scaled(m, e))) ticks.push_back(scaled(m, e));
+    if (ticks.size() >= 3 && int(ticks.size()) <= max_count) return ticks;
+    return linear_ticks(lo, hi, max_count);  // too narrow for 1-2-5 ticks to say much
+}
+
+std::string format_tick(double value, double step, double magnitude) {
+    if (!std::isfinite(value)) return std::isnan(value) ? "nan" : value > 0 ? "inf" : "-inf";
+    if (std::abs(value) <= std::abs(step) * 1e-9 || value == 0) return "0";
+    const int step_exponent = step > 0 ? floor_log10(step) : 0;
+    if (magnitude >= 1e10 || magnitude < 1e-3)
+        return scientific(value, std::clamp(floor_log10(std::abs(value)) - step_exponent, 0, 6));
+    if (magnitude >= 1e6) return fixed(value / 1e6, 6 - step_exponent) + "M";
+    if (magnitude >= 1e4) return fixed(value / 1e3, 3 - step_exponent) + "k";
+    return fixed(value, -step_exponent);
+}
+
+std::string format_compact(double value) {
+    if (!std::isfinite(value)) return std::isnan(value) ? "nan" : value > 0 ? "inf" : "-inf";
+    if (value == 0) return "0";
+    const double magnitude = std::abs(value);
+    if (magnitude >= 1e10 || magnitude < 1e-3) return scientific(value, 2);
+    // Three significant digits: decimals = 2 - (digits before the point - 1).
+    if (magnitude >= 1e6) return trimmed_fixed(value / 1e6, 2 - floor_log10(magnitude / 1e6)) + "M";
+    if (magnitude >= 1e4) return trimmed_fixed(value / 1e3, 2 - floor_log10(magnitude / 1e3)) + "k";
+    return trimmed_fixed(value, 2 - floor_log10(magnitude));
+}
+
+std::vector<Rgb> palette() {
+    return {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40}, {148, 103, 189}, {140, 86, 75}};
+}
+
+void save_plot_png(const std::filesystem::path& path, const Plot& plot) {
+    write_file_atomically(path, render_plot(plot).encode_png());
+}
+
+void save_plot_csv(const std::filesystem::path& path, const Plot& plot) {
+    std::string text = "series,x,y\n";
+    for (const Series& series : plot.series) {
+        TWP_CHECK(series.x.size() == series.y.size(),
+                  "plot '" << plot.title << "': series '" << series.name << "' has " << series.x.size()
+                           << " x values but " << series.y.size() << " y values; give one y per x"
+                           << " (writing " << path.string() << ")");
+        const std::string name = csv_field(series.name);
+        for (size_t i = 0; i < series.x.size(); ++i)
+            if (std::isfinite(series.x[i]) && std::isfinite(series.y[i]))
+                text += name + "," + shortest(series.x[i]) + "," + shortest(series.y[i]) + "\n";
+    }
+    write_file_atomically(path, text);
+}
+
+}  // namespace twp

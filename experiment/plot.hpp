@@ -1,0 +1,70 @@
+// Line and scatter plots for the results folder, as PNG images (plus the plotted data as CSV),
+// with no plotting library: experiment/canvas.hpp draws, stb_image_write encodes.
+// A plot has a title, axis titles, light grid lines at "nice" ticks (steps of 1, 2 or 5 times a
+// power of ten; powers of ten on a log axis), compact tick labels (0.5, 1e-4, 12k), a legend
+// where it covers the least data (a corner, the upper right on ties, else the middle of a side),
+// and series drawn as anti-aliased 2-pixel lines and/or filled circles on a white background
+// (a kLinePoints series whose points are too close for separate markers is drawn as a line).
+// Data handling: a point whose x or y is NaN or infinite is skipped and breaks the line there; on a
+// log y axis, points with y <= 0 are skipped the same way. Empty series, a single point and equal
+// values all plot (the range is widened around them). Each series needs as many x as y values.
+// Both files are written atomically (engine/atomic_file.hpp); their directory must exist.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "experiment/canvas.hpp"  // Rgb
+
+namespace twp {
+
+enum class SeriesStyle { kLine, kPoints, kLinePoints, kDashedLine };
+
+struct Series {
+    std::string name;          // legend entry and CSV `series` column
+    std::vector<double> x, y;  // (n), (n): point i is (x[i], y[i])
+    Rgb color;
+    SeriesStyle style = SeriesStyle::kLinePoints;
+};
+
+struct Plot {
+    std::string title, x_label, y_label;
+    std::vector<Series> series;  // drawn in order; later series on top
+    bool log_y = false;          // e.g. MSE per step spans decades
+    int width = 1000, height = 640;  // pixels; at least 240 x 180
+};
+
+// Renders `plot` and writes it to `path` as a PNG. Throws twp::Error naming the path (missing
+// directory, unwritable) or the series (x and y sizes differ), or when no font can be found.
+void save_plot_png(const std::filesystem::path& path, const Plot& plot);
+
+// Writes the plotted data to `path` as CSV: header "series,x,y", then one row per point with
+// finite x and y, series in order; numbers in the shortest form that reads back exactly.
+void save_plot_csv(const std::filesystem::path& path, const Plot& plot);
+
+// Six colors that stay distinguishable (matplotlib's tab10: blue, orange, green, red, purple, brown).
+std::vector<Rgb> palette();
+
+// ---- axis helpers, exposed for the tests ----
+
+// Ticks at multiples of the smallest step of 1, 2 or 5 times a power of ten that puts at most
+// `max_count` (>= 2) ticks in [lo, hi] (lo < hi, both finite). Values within a step's 1e-9 of zero
+// are exactly zero.
+std::vector<double> linear_ticks(double lo, double hi, int max_count);
+
+// Ticks for a log axis over [lo, hi] (0 < lo < hi): powers of ten (every k-th one when there are
+// more than `max_count`); over less than about two decades also 2 and 5 times them; and over too
+// narrow a range for that, linear_ticks.
+std::vector<double> log_ticks(double lo, double hi, int max_count);
+
+// A tick label on a linear axis whose ticks are `step` apart and reach `magnitude` (the largest
+// |tick|): the decimals the step needs, the same on every tick of the axis ("0.5", "1.0"),
+// thousands and millions as "12k", "12.5k", "1.5M", very small or very large values as "1e-4",
+// "2.5e-5", "3e12"; zero is "0".
+std::string format_tick(double value, double step, double magnitude);
+
+// One value with at most three significant digits in the same compact style (log-axis labels).
+std::string format_compact(double value);
+
+}  // namespace twp
