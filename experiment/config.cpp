@@ -3,6 +3,8 @@
 #include "experiment/config.hpp"
 
 #include <charconv>
+#include <cmath>
+#include <sstream>
 #include <functional>
 #include <map>
 
@@ -28,6 +30,24 @@ T parse_number(const std::string& flag, const std::string& text, T min_value) {
         throw UsageError(flag + " wants an integer, got '" + text + "'");
     if (value < min_value)
         throw UsageError(flag + " must be at least " + std::to_string(min_value) + ", got " + text);
+    return value;
+}
+
+double parse_real(const std::string& flag, const std::string& text, double min_value, double max_value,
+                  bool open_min = false, bool open_max = false) {
+    double value = 0;
+    const char* end = text.data() + text.size();
+    const auto [stop, status] = std::from_chars(text.data(), end, value);
+    if (status != std::errc() || stop != end || text.empty() || !std::isfinite(value))
+        throw UsageError(flag + " wants a number, got '" + text + "'");
+    const bool below = open_min ? value <= min_value : value < min_value;
+    const bool above = open_max ? value >= max_value : value > max_value;
+    if (below || above) {
+        std::ostringstream range;
+        range << flag << " must lie in " << (open_min ? "(" : "[") << min_value << ", " << max_value
+              << (open_max ? ")" : "]") << ", got " << text;
+        throw UsageError(range.str());
+    }
     return value;
 }
 
@@ -74,6 +94,36 @@ Config parse_args(const std::vector<std::string>& args) {
          }},
         {"--dataset", [&](const std::string& v) { config.dataset = one_of("--dataset", v, kDatasets); }},
         {"--threads", [&](const std::string& v) { config.threads = parse_number("--threads", v, 1); }},
+        {"--sequence_length",
+         [&](const std::string& v) { config.sequence_length = parse_number<int64_t>("--sequence_length", v, 1); }},
+        {"--train_split",
+         [&](const std::string& v) { config.train_split = parse_real("--train_split", v, 0, 1, true, true); }},
+        {"--batch_size", [&](const std::string& v) { config.batch_size = parse_number<int64_t>("--batch_size", v, 1); }},
+        {"--n_components",
+         [&](const std::string& v) { config.n_components = parse_number<int64_t>("--n_components", v, 1); }},
+        {"--learning_rate",
+         [&](const std::string& v) { config.learning_rate = parse_real("--learning_rate", v, 0, 1e3, true); }},
+        {"--predictor_epochs",
+         [&](const std::string& v) { config.predictor_epochs = parse_number("--predictor_epochs", v, 1); }},
+        {"--extrapolation_steps",
+         [&](const std::string& v) { config.extrapolation_steps = parse_number("--extrapolation_steps", v, 1); }},
+        {"--model_path",
+         [&](const std::string& v) {
+             if (v.empty()) throw UsageError("--model_path is empty");
+             config.model_path = v;
+         }},
+        {"--results_dir",
+         [&](const std::string& v) {
+             if (v.empty()) throw UsageError("--results_dir is empty");
+             config.results_dir = v;
+         }},
+        {"--num_layers", [&](const std::string& v) { config.num_layers = parse_number("--num_layers", v, 1); }},
+        {"--nhead", [&](const std::string& v) { config.nhead = parse_number("--nhead", v, 1); }},
+        {"--dim_feedforward",
+         [&](const std::string& v) { config.dim_feedforward = parse_number<int64_t>("--dim_feedforward", v, 1); }},
+        {"--dropout", [&](const std::string& v) { config.dropout = parse_real("--dropout", v, 0, 1, false, true); }},
+        {"--target", [&](const std::string& v) { config.target = one_of("--target", v, {"next", "delta"}); }},
+        {"--max_width", [&](const std::string& v) { config.max_width = parse_number<int64_t>("--max_width", v, 1); }},
     };
     bool legacy_train_base = false;
     for (size_t i = 0; i < args.size(); ++i) {
@@ -88,6 +138,10 @@ Config parse_args(const std::vector<std::string>& args) {
             config.help = true;
         } else if (flag == "--no_cuda" && !has_value) {
             config.no_cuda = true;
+        } else if (flag == "--apply_pca" && !has_value) {
+            config.apply_pca = true;
+        } else if (flag == "--standardize" && !has_value) {
+            config.standardize = true;
         } else if (flag == "--train_base" && !has_value) {
             legacy_train_base = true;
         } else if (const auto it = valued.find(flag); it != valued.end()) {
@@ -111,24 +165,47 @@ std::string usage_text() {
 usage: twp [--mode MODE] [options]
 
 modes (--mode, default full):
+  full              train_base, then train_predictor, evaluate, extrapolate and plugin_test,
+                    all into one results folder
   train_base        train LeNet-5 on MNIST --num_runs times and save weight snapshots
-  full, train_predictor, evaluate, extrapolate, plugin_test
-                    the predictor pipeline (not in this version yet: they say so and exit 1)
+  train_predictor   fit the PCA and train the transformer on the snapshots in --snapshot_dir
+  evaluate          one-step prediction MSE of --model_path on the test windows, with baselines
+  extrapolate       multi-step autoregressive extrapolation from each run's first test window
+  plugin_test       extrapolation, then the predicted weights scored inside LeNet-5
 
 base training (the reference project's flags and defaults):
-  --training_epochs N     epochs per run (alias --base_epochs)           [20]
-  --snapshots_per_epoch N snapshots per epoch, evenly spaced, the last at
-                          the end of the epoch (alias --saves_per_epoch) [1]
-  --num_runs N            independent runs; run r is seeded random_seed+r-1 [3]
-  --random_seed N         seed of run 1                                  [42]
-  --snapshot_dir DIR      where runs are written: DIR/training_runs/run_<r>/
-                                                                         [./data/snapshots]
+  --training_epochs N     epochs per run (alias --base_epochs)                  [20]
+  --snapshots_per_epoch N snapshots per epoch, evenly spaced, the last at the
+                          end of the epoch (alias --saves_per_epoch)            [1]
+  --num_runs N            independent runs; run r is seeded random_seed+r-1     [3]
+  --random_seed N         seed of run 1 (and of the predictor)                  [42]
+  --snapshot_dir DIR      runs live in DIR/training_runs/run_<r>/               [./data/snapshots]
   --train_base            legacy spelling of --mode train_base
+predictor (the reference's flags and defaults):
+  --sequence_length K     snapshots in a window                                 [3]
+  --train_split F         per run, the first int(n*F) snapshots are train       [0.5]
+  --batch_size N          windows per batch                                     [32]
+  --apply_pca             reduce the weights with PCA first (without it the transformer is
+                          61,706 wide and refused beyond --max_width)
+  --n_components N        PCA components, capped at the train snapshot count    [500]
+  --learning_rate LR      Adam's learning rate                                  [1e-4]
+  --predictor_epochs N    epochs                                                [100]
+  --extrapolation_steps N steps of the multi-step test                          [5]
+  --model_path FILE       the evaluation modes' predictor (models/predictor_best.safetensors
+                          of a results folder; pca.safetensors is read from beside it)
+  --results_dir DIR       where results/experiment_<time>/ folders go           [./results]
+  --num_layers N  --nhead N  --dim_feedforward N  --dropout P
+                          the encoder, as the reference: 6, auto (8, else 5, else the largest
+                          divisor up to 8), 2048, 0.1
+beyond the reference (off by default):
+  --target next|delta     predict the next snapshot, or its difference to the last  [next]
+  --standardize           scale PCA scores by their train mean and std for the model
+  --max_width N           refuse transformers wider than N                      [4096]
 data and machine:
-  --dataset NAME          mnist | fashion-mnist                          [mnist]
-  --data_dir DIR          IDX files (raw or .gz)                         [data/<dataset>]
+  --dataset NAME          mnist | fashion-mnist                                 [mnist]
+  --data_dir DIR          IDX files (raw or .gz)                                [data/<dataset>]
   --no_cuda               never use a GPU
-  --threads N             CPU threads                                    [all cores]
+  --threads N             CPU threads                                           [all cores]
   --help                  this text
 
 Fetch the data first with tools/fetch-data.sh [--dataset fashion-mnist].

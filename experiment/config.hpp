@@ -25,6 +25,26 @@ struct Config {
     int num_runs = 3;
     uint64_t random_seed = 42;  // run r uses random_seed + r - 1
     std::string snapshot_dir = "./data/snapshots";
+    // The predictor pipeline, as the reference.
+    int64_t sequence_length = 3;
+    double train_split = 0.5;
+    int64_t batch_size = 32;
+    bool apply_pca = false;
+    int64_t n_components = 500;
+    double learning_rate = 1e-4;
+    int predictor_epochs = 100;
+    int extrapolation_steps = 5;
+    std::string model_path;  // evaluation modes: a saved predictor (the PCA is read from beside it)
+    std::string results_dir = "./results";
+    // The transformer, the reference's values by default.
+    int num_layers = 6;
+    int nhead = 0;  // 0: the reference's rule (8, else 5, else the largest divisor up to 8)
+    int64_t dim_feedforward = 2048;
+    double dropout = 0.1;
+    // Beyond the reference, off by default.
+    std::string target = "next";  // next|delta
+    bool standardize = false;
+    int64_t max_width = 4096;  // refuse wider transformers (without PCA the width is 61,706)
     // Ours.
     std::string dataset = "mnist";  // mnist|fashion-mnist
     std::string data_dir;           // default: data/<dataset>

@@ -1,8 +1,12 @@
-// twp's entry point: parse the command line, pick the backend, run the mode. Every failure ends
-// here as one clear message and a non-zero exit (2 for a usage mistake, 1 for anything else).
+// twp's entry point: parse the command line, check everything that can be refused, pick the
+// backend, run the mode. Every failure ends here as one clear message and a non-zero exit (2 for
+// a usage mistake, 1 for anything else).
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,59 +14,209 @@
 #include "engine/device_probe.hpp"
 #include "experiment/base_training.hpp"
 #include "experiment/config.hpp"
+#include "experiment/evaluation.hpp"
 #include "experiment/mnist.hpp"
+#include "experiment/predictor.hpp"
+#include "experiment/results.hpp"
+#include "experiment/weight_dataset.hpp"
 
 namespace twp {
 namespace {
 
 // This version computes on the CPU; the CUDA backend comes next. Says which device was found and
-// why it is not used, in one line.
-void report_devices(const Config& config) {
+// why it is not used, in one line, and returns that line for config.txt.
+std::string report_devices(const Config& config) {
+    std::string note;
     if (config.no_cuda) {
-        std::fprintf(stderr, "twp: --no_cuda: running on the CPU\n");
-        return;
-    }
-    const DeviceProbe probe = probe_devices();
-    if (!probe.devices.empty()) {
-        const CudaDevice& d = probe.devices.front();
-        std::fprintf(stderr,
-                     "twp: found %s (compute %d.%d, %.0f GiB); this version has no CUDA backend yet, "
-                     "running on the CPU\n",
-                     d.name.c_str(), d.major, d.minor, d.memory_gib);
+        note = "--no_cuda: running on the CPU";
     } else {
-        std::fprintf(stderr, "twp: no usable GPU (%s): running on the CPU\n", probe.problem.c_str());
+        const DeviceProbe probe = probe_devices();
+        if (!probe.devices.empty()) {
+            const CudaDevice& d = probe.devices.front();
+            char text[256];
+            std::snprintf(text, sizeof text,
+                          "found %s (compute %d.%d, %.0f GiB, driver %d, runtime %d); this version has no CUDA "
+                          "backend yet, running on the CPU",
+                          d.name.c_str(), d.major, d.minor, d.memory_gib, probe.driver_version, probe.runtime_version);
+            note = text;
+        } else {
+            note = "no usable GPU (" + probe.problem + "): running on the CPU";
+        }
+    }
+    std::fprintf(stderr, "twp: %s\n", note.c_str());
+    return note;
+}
+
+bool trains_predictor(const std::string& mode) { return mode == "full" || mode == "train_predictor"; }
+bool evaluates(const std::string& mode) { return mode != "train_base" && mode != "train_predictor"; }
+
+// Refusals that need no data: before anything is loaded, trained or written.
+void check_plan(const Config& c) {
+    if (evaluates(c.mode) && c.mode != "full" && c.model_path.empty())
+        throw UsageError("--mode " + c.mode + " evaluates a saved predictor: give --model_path "
+                         "(results/experiment_<time>/models/predictor_best.safetensors)");
+    if (trains_predictor(c.mode) && !c.apply_pca && LeNet5::kParameterCount > c.max_width)
+        throw UsageError("without --apply_pca the transformer is as wide as the weights (61,706), whose "
+                         "attention and feed-forward layers alone would need about " +
+                         std::to_string(int64_t(6.0 * (4.0 * 61706 * 61706 + 2.0 * 2 * 2048 * 61706) * 4 / 1e9)) +
+                         " GB; use --apply_pca (with --n_components), or raise --max_width if you mean it");
+}
+
+// In full mode: whether the snapshots base training will take leave a train and a test window.
+void check_windows_ahead(const Config& c, int64_t train_images) {
+    if (c.mode == "full") {
+        const int64_t per_epoch = int64_t(snapshot_batches((train_images + 31) / 32, c.snapshots_per_epoch).size());
+        const int64_t n = per_epoch * c.training_epochs, split = int64_t(std::floor(double(n) * c.train_split));
+        if (split <= c.sequence_length || n - split <= c.sequence_length)
+            throw UsageError("each run will take " + std::to_string(n) + " snapshots, " + std::to_string(split) +
+                             " of them train: --sequence_length " + std::to_string(c.sequence_length) +
+                             " leaves no train or no test window; take more epochs or --snapshots_per_epoch");
     }
 }
 
+TransformerConfig model_config(const Config& c, int64_t dim) {
+    TransformerConfig m;
+    m.dim = dim;
+    m.heads = c.nhead ? c.nhead : reference_heads(dim);
+    if (dim % m.heads != 0)
+        throw UsageError("--nhead " + std::to_string(m.heads) + " does not divide the input width " + std::to_string(dim));
+    if (dim > c.max_width)
+        throw UsageError("the transformer would be " + std::to_string(dim) + " wide, above --max_width " +
+                         std::to_string(c.max_width) + ": lower --n_components or raise --max_width");
+    m.layers = c.num_layers;
+    m.feedforward = c.dim_feedforward;
+    m.dropout = float(c.dropout);
+    m.sequence_length = c.sequence_length;
+    return m;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 int run(const Config& config) {
-    if (config.mode != "train_base")
-        TWP_FAIL("--mode " << config.mode
-                           << " needs the predictor pipeline, which this version does not have yet; "
-                              "run --mode train_base");
-    // Everything that can be refused is checked before anything is written.
-    const Dataset dataset = load_dataset(config.resolved_data_dir(), config.dataset);
-    report_devices(config);
+    check_plan(config);
+    // Data needed by the mode is loaded (and refused if missing) before anything is written.
+    const bool needs_images = config.mode == "full" || config.mode == "train_base" || config.mode == "plugin_test";
+    Dataset dataset;
+    if (needs_images) dataset = load_dataset(config.resolved_data_dir(), config.dataset);
+    if (needs_images) check_windows_ahead(config, dataset.train.count);
+    std::optional<LoadedPredictor> loaded;
+    if (!config.model_path.empty() && config.mode != "full" && config.mode != "train_base" &&
+        config.mode != "train_predictor")
+        loaded = load_predictor(config.model_path);
+    const std::string device_note = report_devices(config);
     CpuBackend backend(config.threads);
     std::fprintf(stderr, "twp: backend %s\n", backend.description().c_str());
 
-    BaseTrainingOptions options;
-    options.epochs = config.training_epochs;
-    options.snapshots_per_epoch = config.snapshots_per_epoch;
-    options.num_runs = config.num_runs;
-    options.random_seed = config.random_seed;
-    options.snapshot_dir = config.snapshot_dir;
-    const std::vector<RunSummary> runs = train_base(backend, dataset, options);
+    ExperimentResults results;
+    results.mode = config.mode;
+    results.backend = backend.description();
+    results.dataset = config.dataset;
+    if (config.mode == "full" || config.mode == "train_base") {
+        const auto start = std::chrono::steady_clock::now();
+        BaseTrainingOptions options;
+        options.epochs = config.training_epochs;
+        options.snapshots_per_epoch = config.snapshots_per_epoch;
+        options.num_runs = config.num_runs;
+        options.random_seed = config.random_seed;
+        options.snapshot_dir = config.snapshot_dir;
+        results.base_runs = train_base(backend, dataset, options);
+        results.stage_seconds.push_back({"base_training", seconds_since(start)});
+        std::printf("Base training done: %d run%s of %d epochs on %s.\n", config.num_runs,
+                    config.num_runs > 1 ? "s" : "", config.training_epochs, dataset.name.c_str());
+        for (const RunSummary& r : results.base_runs)
+            std::printf("  run %d (seed %llu): final test accuracy %.2f%%, loss %.4f, %d snapshots, %.0f s (%.0f img/s)\n",
+                        r.run, static_cast<unsigned long long>(r.seed), r.final_test.accuracy, r.final_test.loss,
+                        r.snapshots, r.seconds, r.train_images_per_second);
+        std::printf("Snapshots: %s (one index.json per run lists them in training order)\n",
+                    (std::filesystem::path(config.snapshot_dir) / "training_runs").string().c_str());
+        if (config.mode == "train_base") return 0;
+    }
 
-    std::printf("Base training done: %d run%s of %d epochs on %s.\n", config.num_runs,
-                config.num_runs > 1 ? "s" : "", config.training_epochs, dataset.name.c_str());
-    for (const RunSummary& r : runs)
-        std::printf("  run %d (seed %llu): final test accuracy %.2f%%, loss %.4f, %d snapshots, "
-                    "%.0f s (%.0f img/s) in %s\n",
-                    r.run, static_cast<unsigned long long>(r.seed), r.final_test.accuracy,
-                    r.final_test.loss, r.snapshots, r.seconds, r.train_images_per_second,
-                    r.directory.string().c_str());
-    std::printf("Snapshots: %s (one index.json per run lists them in training order)\n",
-                (std::filesystem::path(config.snapshot_dir) / "training_runs").string().c_str());
+    // The predictor pipeline.
+    auto start = std::chrono::steady_clock::now();
+    const WeightRuns runs = load_weight_runs(config.snapshot_dir, config.train_split);
+    results.runs = &runs;
+    const int64_t sequence_length = loaded ? loaded->config.sequence_length : config.sequence_length;
+    PredictorData data;
+    if (loaded) {
+        if (sequence_length != config.sequence_length)
+            results.notes += "The model was trained on windows of " + std::to_string(sequence_length) +
+                             " snapshots: its sequence length is used, not --sequence_length.\n";
+        data = apply_feature_space(runs, sequence_length, loaded->space);
+    } else {
+        data = prepare_predictor_data(runs, sequence_length, config.apply_pca, config.n_components, config.standardize,
+                                      results.notes);
+    }
+    results.data = &data;
+    results.stage_seconds.push_back({"snapshots_and_pca", seconds_since(start)});
+    if (!results.notes.empty()) std::fprintf(stderr, "twp: %s", results.notes.c_str());
+    if (data.space.use_pca) {
+        double explained = 0;
+        for (double v : data.space.pca.explained_variance_ratio) explained += v;
+        std::fprintf(stderr, "twp: PCA %lld -> %lld dimensions, explained variance ratio %.4f\n",
+                     static_cast<long long>(data.space.raw_dim), static_cast<long long>(data.space.dim()), explained);
+    }
+
+    const std::filesystem::path dir = create_experiment_dir(config.results_dir);
+    write_config(dir, config, backend.description(), device_note);
+    std::vector<float> parameters;
+    if (loaded) {
+        results.model = loaded->config;
+        results.delta_target = loaded->delta_target;
+        results.model_path = config.model_path;
+        parameters = loaded->parameters;
+    } else {
+        start = std::chrono::steady_clock::now();
+        PredictorOptions options;
+        options.sequence_length = sequence_length;
+        options.batch_size = config.batch_size;
+        options.learning_rate = float(config.learning_rate);
+        options.epochs = config.predictor_epochs;
+        options.seed = config.random_seed;
+        options.delta_target = config.target == "delta";
+        options.model = model_config(config, data.space.dim());
+        std::fprintf(stderr, "twp: transformer %lld wide, %d heads, %d layers, feed-forward %lld, %zu train and %zu test windows\n",
+                     static_cast<long long>(options.model.dim), options.model.heads, options.model.layers,
+                     static_cast<long long>(options.model.feedforward), data.train_windows.size(), data.test_windows.size());
+        const TrainedPredictor trained = train_predictor(backend, data, options);
+        results.stage_seconds.push_back({"predictor_training", seconds_since(start)});
+        results.history = trained.history;
+        results.model = trained.config;
+        results.delta_target = trained.delta_target;
+        const std::map<std::string, std::string> best_meta = {
+            {"epoch", std::to_string(trained.history.best_epoch)},
+            {"test_loss", std::to_string(trained.history.best_test_loss)}};
+        save_predictor(dir / "models" / "predictor_best.safetensors", trained.config, trained.delta_target,
+                       trained.best_parameters, data.space, best_meta);
+        save_predictor(dir / "models" / "predictor_last.safetensors", trained.config, trained.delta_target,
+                       trained.last_parameters, data.space,
+                       {{"epoch", std::to_string(trained.history.test_loss.size())},
+                        {"test_loss", std::to_string(trained.history.test_loss.back())}});
+        results.model_path = (dir / "models" / "predictor_best.safetensors").string();
+        parameters = trained.best_parameters;  // evaluated as the reference does: the best checkpoint
+    }
+
+    if (evaluates(config.mode)) {
+        Predictor predictor(backend, results.model, parameters, results.delta_target, data.space);
+        start = std::chrono::steady_clock::now();
+        if (config.mode == "full" || config.mode == "evaluate") results.direct = evaluate_direct(predictor, data);
+        if (config.mode != "evaluate") results.extrapolation = extrapolate(predictor, data, config.extrapolation_steps);
+        results.stage_seconds.push_back({"evaluation", seconds_since(start)});
+        if (config.mode == "full" || config.mode == "plugin_test") {
+            start = std::chrono::steady_clock::now();
+            if (dataset.name != runs.runs.front().dataset)
+                dataset = load_dataset(config.data_dir.empty() ? "data/" + runs.runs.front().dataset : config.data_dir,
+                                       runs.runs.front().dataset);
+            results.plugin = plugin_test(backend, dataset.test, data, *results.extrapolation);
+            results.stage_seconds.push_back({"plug_in_test", seconds_since(start)});
+        }
+    }
+    write_results(dir, results);
+    write_plots(dir, results);
+    std::fputs(summary_text(results).c_str(), stdout);
+    std::printf("Results: %s\n", dir.string().c_str());
     return 0;
 }
 

@@ -6,7 +6,17 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <unistd.h>
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#define STB_IMAGE_IMPLEMENTATION
+#include <stb/stb_image.h>
+#pragma GCC diagnostic pop
 
 #include "engine/cpu_backend.hpp"
 #include "experiment/base_training.hpp"
@@ -140,11 +150,111 @@ TEST_CASE("twp refuses bad input clearly and writes nothing", "[training][cli]")
                         " --snapshot_dir " + snapshots.string(), log) == 1);
     REQUIRE_THAT(output(), Catch::Contains("tools/fetch-data.sh"));
 
-    REQUIRE(run_twp("--mode full --snapshot_dir " + snapshots.string(), log) == 1);
-    REQUIRE_THAT(output(), Catch::Contains("--mode train_base"));
+    // The reference's default (no PCA) would make a 61,706-wide transformer: refused up front.
+    REQUIRE(run_twp("--mode full --snapshot_dir " + snapshots.string(), log) == 2);
+    REQUIRE_THAT(output(), Catch::Contains("--apply_pca"));
+    // A plan whose snapshots would leave no test window is refused before training starts.
+    REQUIRE(run_twp("--mode full --apply_pca --training_epochs 2 --data_dir " + std::string(TWP_SOURCE_DIR) +
+                        "/data/mnist --snapshot_dir " + snapshots.string(), log) == 2);
+    REQUIRE_THAT(output(), Catch::Contains("leaves no train or no test window"));
 
     REQUIRE_FALSE(fs::exists(snapshots));
     REQUIRE(run_twp("--help", log) == 0);
     REQUIRE_THAT(output(), Catch::Contains("--snapshots_per_epoch"));
+    fs::remove_all(dir);
+}
+
+namespace {
+
+bool png_is_a_plot(const fs::path& path) {
+    // Decodable, the expected size, and not blank: many distinct colours.
+    int width = 0, height = 0, channels = 0;
+    unsigned char* pixels = stbi_load(path.string().c_str(), &width, &height, &channels, 3);
+    if (!pixels) return false;
+    std::set<uint32_t> colors;
+    for (int i = 0; i < width * height; ++i)
+        colors.insert(uint32_t(pixels[3 * i]) << 16 | uint32_t(pixels[3 * i + 1]) << 8 | pixels[3 * i + 2]);
+    stbi_image_free(pixels);
+    return width >= 400 && height >= 300 && colors.size() > 20;
+}
+
+fs::path only_experiment(const fs::path& results) {
+    std::vector<fs::path> found;
+    for (const auto& entry : fs::directory_iterator(results)) found.push_back(entry.path());
+    REQUIRE(found.size() == 1);
+    return found.front();
+}
+
+}  // namespace
+
+TEST_CASE("the full pipeline end to end: every file of the results folder", "[pipeline][mnist]") {
+    const fs::path dir = fresh_temp_dir("pipeline");
+    const fs::path snapshots = dir / "snapshots", results = dir / "results", log = dir / "log.txt";
+    fs::create_directories(dir);
+    const std::string common = " --snapshot_dir " + snapshots.string() + " --data_dir " +
+                               std::string(TWP_SOURCE_DIR) + "/data/mnist";
+    const int status = run_twp("--mode full --num_runs 2 --training_epochs 1 --snapshots_per_epoch 10 --apply_pca "
+                               "--n_components 8 --predictor_epochs 2 --dim_feedforward 64 --num_layers 2" +
+                                   common + " --results_dir " + results.string(), log);
+    INFO(file_bytes(log));
+    REQUIRE(status == 0);
+    const fs::path experiment = only_experiment(results);
+    for (const char* file : {"config.txt", "results_summary.txt", "results.json", "models/predictor_best.safetensors",
+                             "models/predictor_last.safetensors", "models/pca.safetensors"})
+        REQUIRE(fs::file_size(experiment / file) > 100);
+    for (const char* plot : {"training_loss", "weight_trajectory", "extrapolation_error", "plug_in_accuracy",
+                             "base_training"}) {
+        CAPTURE(plot);
+        REQUIRE(png_is_a_plot(experiment / "plots" / (std::string(plot) + ".png")));
+        REQUIRE(file_bytes(experiment / "plots" / (std::string(plot) + ".csv")).rfind("series,x,y", 0) == 0);
+    }
+    const std::string summary = file_bytes(experiment / "results_summary.txt");
+    for (const char* section : {"Base Model Final Accuracy", "Direct Prediction MSE", "last value", "linear",
+                                "Multi-step Prediction MSEs", "Plug-in Test Accuracies", "true snapshot"})
+        REQUIRE_THAT(summary, Catch::Contains(section));
+    const nlohmann::json json = nlohmann::json::parse(file_bytes(experiment / "results.json"));
+    REQUIRE(json["pca"]["components"] == 8);
+    REQUIRE(json["predictor_training"]["test_loss"].size() == 2);
+    // Each run: 11 snapshots (10 inside the epoch and its end), 5 train and 6 test: 3 test windows
+    // per run, and 3 test snapshots after the first test window to extrapolate to.
+    REQUIRE(json["direct_prediction"]["windows"] == 6);
+    REQUIRE(json["extrapolation"]["transformer"]["pca_mse_per_step"].size() == 3);
+    // The true snapshots of a one-epoch LeNet-5 score well above chance when plugged back in.
+    REQUIRE(json["plug_in"]["true_snapshot"]["accuracy_per_step"][0].get<double>() > 90.0);
+    REQUIRE(json["plug_in"]["true_pca_round_trip"]["accuracy_per_step"][0].get<double>() > 20.0);
+
+    // The evaluation modes reload the saved predictor and PCA; nothing is retrained or overwritten.
+    const fs::path model = experiment / "models" / "predictor_best.safetensors";
+    const fs::path eval_results = dir / "eval_results";
+    REQUIRE(run_twp("--mode evaluate --model_path " + model.string() + common + " --results_dir " +
+                        eval_results.string(), log) == 0);
+    const nlohmann::json evaluated = nlohmann::json::parse(file_bytes(only_experiment(eval_results) / "results.json"));
+    REQUIRE(evaluated["direct_prediction"]["transformer"]["pca_mse"] ==
+            json["direct_prediction"]["transformer"]["pca_mse"]);
+
+    // Bad input: each a clear error, a non-zero exit, nothing new written.
+    REQUIRE(run_twp("--mode evaluate" + common, log) == 2);
+    REQUIRE_THAT(file_bytes(log), Catch::Contains("--model_path"));
+    REQUIRE(run_twp("--mode evaluate --model_path " + (dir / "missing.safetensors").string() + common, log) == 1);
+    REQUIRE_THAT(file_bytes(log), Catch::Contains("does not exist"));
+    REQUIRE(run_twp("--mode train_predictor --snapshot_dir " + (dir / "empty").string(), log) == 2);
+    REQUIRE_THAT(file_bytes(log), Catch::Contains("--apply_pca"));
+    REQUIRE(run_twp("--mode train_predictor --apply_pca --snapshot_dir " + (dir / "empty").string(), log) == 1);
+    REQUIRE_THAT(file_bytes(log), Catch::Contains("no snapshots"));
+    REQUIRE(run_twp("--mode train_predictor --apply_pca --sequence_length 6" + common, log) == 1);
+    REQUIRE_THAT(file_bytes(log), Catch::Contains("leaves no"));
+    REQUIRE(run_twp("--mode train_predictor --apply_pca --train_split 1.5" + common, log) == 2);
+    REQUIRE(run_twp("--mode train_predictor --apply_pca --n_components 0" + common, log) == 2);
+    // A predictor beside a PCA of another width.
+    const fs::path mixed = dir / "mixed";
+    fs::create_directories(mixed);
+    fs::copy_file(model, mixed / "predictor_best.safetensors");
+    REQUIRE(run_twp("--mode train_predictor --apply_pca --n_components 4 --predictor_epochs 1 --num_layers 1"
+                    " --dim_feedforward 16" + common + " --results_dir " + (dir / "other").string(), log) == 0);
+    fs::copy_file(only_experiment(dir / "other") / "models" / "pca.safetensors", mixed / "pca.safetensors");
+    REQUIRE(run_twp("--mode evaluate --model_path " + (mixed / "predictor_best.safetensors").string() + common +
+                        " --results_dir " + eval_results.string(), log) == 1);
+    REQUIRE_THAT(file_bytes(log), Catch::Contains("components"));
+    REQUIRE(std::distance(fs::directory_iterator(eval_results), fs::directory_iterator()) == 1);
     fs::remove_all(dir);
 }

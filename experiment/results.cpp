@@ -1,0 +1,352 @@
+// Writing the results folder; see results.hpp.
+#include "experiment/results.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "engine/atomic_file.hpp"
+#include "experiment/plot.hpp"
+
+namespace twp {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// NaN has no JSON spelling: it becomes null.
+Json number(double value) { return std::isfinite(value) ? Json(value) : Json(nullptr); }
+Json numbers(const std::vector<double>& values) {
+    Json array = Json::array();
+    for (double v : values) array.push_back(number(v));
+    return array;
+}
+
+std::string format(const char* spec, double value) {
+    if (!std::isfinite(value)) return "n/a";
+    char text[64];
+    std::snprintf(text, sizeof text, spec, value);
+    return text;
+}
+
+const char* method_label(size_t m) {
+    static const char* labels[] = {"transformer", "last value (x_t)", "linear (2x_t - x_t-1)"};
+    return labels[m];
+}
+
+// "1.3e+03x the MSE of last value" style comparison of the transformer against the best baseline.
+std::string verdict(double transformer, double last_value, double linear, const char* what) {
+    if (!std::isfinite(transformer)) return "  -> no verdict: the transformer's " + std::string(what) + " is not finite\n";
+    const bool last_better = last_value <= linear;
+    const double best = last_better ? last_value : linear;
+    const char* name = last_better ? "last value" : "linear extrapolation";
+    std::ostringstream text;
+    if (transformer < best)
+        text << "  -> the transformer BEATS both baselines: " << format("%.3g", best / transformer)
+             << "x lower " << what << " than " << name << "\n";
+    else
+        text << "  -> the transformer is WORSE than " << name << ": " << format("%.3g", transformer / best)
+             << "x its " << what << "\n";
+    return text.str();
+}
+
+}  // namespace
+
+std::filesystem::path create_experiment_dir(const std::filesystem::path& results_dir) {
+    const std::time_t now = std::time(nullptr);
+    std::tm local{};
+    localtime_r(&now, &local);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "experiment_%Y%m%d_%H%M%S", &local);
+    create_directories_checked(results_dir);
+    std::filesystem::path dir = results_dir / stamp;
+    for (int suffix = 2; std::filesystem::exists(dir); ++suffix)
+        dir = results_dir / (std::string(stamp) + "_" + std::to_string(suffix));
+    create_directories_checked(dir / "models");
+    create_directories_checked(dir / "plots");
+    return dir;
+}
+
+void write_config(const std::filesystem::path& dir, const Config& c, const std::string& backend,
+                  const std::string& device_note) {
+    std::ostringstream text;
+    text << "Experiment Configuration:\n" << std::string(50, '=') << "\n";
+    text << "mode: " << c.mode << "\n"
+         << "training_epochs: " << c.training_epochs << "\n"
+         << "snapshots_per_epoch: " << c.snapshots_per_epoch << "\n"
+         << "num_runs: " << c.num_runs << "\n"
+         << "random_seed: " << c.random_seed << "\n"
+         << "snapshot_dir: " << c.snapshot_dir << "\n"
+         << "dataset: " << c.dataset << "\n"
+         << "data_dir: " << c.resolved_data_dir() << "\n"
+         << "sequence_length: " << c.sequence_length << "\n"
+         << "train_split: " << c.train_split << "\n"
+         << "batch_size: " << c.batch_size << "\n"
+         << "apply_pca: " << (c.apply_pca ? "true" : "false") << "\n"
+         << "n_components: " << c.n_components << "\n"
+         << "learning_rate: " << c.learning_rate << "\n"
+         << "predictor_epochs: " << c.predictor_epochs << "\n"
+         << "extrapolation_steps: " << c.extrapolation_steps << "\n"
+         << "num_layers: " << c.num_layers << "\n"
+         << "nhead: " << (c.nhead ? std::to_string(c.nhead) : "auto (the reference's rule)") << "\n"
+         << "dim_feedforward: " << c.dim_feedforward << "\n"
+         << "dropout: " << c.dropout << "\n"
+         << "target: " << c.target << "\n"
+         << "standardize: " << (c.standardize ? "true" : "false") << "\n"
+         << "max_width: " << c.max_width << "\n"
+         << "model_path: " << (c.model_path.empty() ? "None" : c.model_path) << "\n"
+         << "results_dir: " << c.results_dir << "\n"
+         << "no_cuda: " << (c.no_cuda ? "true" : "false") << "\n"
+         << "threads: " << (c.threads ? std::to_string(c.threads) : "all cores") << "\n";
+    text << "\nCommand line: twp";
+    for (const std::string& a : c.arguments) text << " " << a;
+    text << "\n\nBackend: " << backend << "\nDevice: " << device_note << "\nBuild: twp " << TWP_VERSION
+         << " (" << __DATE__ << ")\n";
+    write_file_atomically(dir / "config.txt", text.str());
+}
+
+std::string summary_text(const ExperimentResults& r) {
+    std::ostringstream t;
+    t << "Experiment Results Summary:\n" << std::string(50, '=') << "\n\n";
+    if (!r.notes.empty()) t << r.notes << "\n";
+    if (!r.base_runs.empty()) {
+        t << "Base Model Final Accuracy: " << format("%.2f", r.base_runs.back().final_test.accuracy) << "%\n";
+        for (const RunSummary& run : r.base_runs)
+            t << "  run " << run.run << " (seed " << run.seed << "): " << format("%.2f", run.final_test.accuracy)
+              << "%, test loss " << format("%.4f", run.final_test.loss) << "\n";
+        t << "\n";
+    }
+    if (r.history) {
+        t << "Predictor training: best test MSE " << format("%.6g", r.history->best_test_loss) << " at epoch "
+          << r.history->best_epoch << " of " << r.history->test_loss.size() << " (model space"
+          << (r.data && r.data->space.standardize ? ", standardized" : "") << ", target "
+          << (r.delta_target ? "delta" : "next") << ")\n\n";
+    }
+    if (r.direct) {
+        t << "Direct Prediction MSE: " << format("%.6f", r.direct->methods[0].pca_mse) << "\n";
+        t << "  over " << r.direct->windows << " test windows      PCA space      weight space\n";
+        for (size_t m = 0; m < r.direct->methods.size(); ++m) {
+            char line[160];
+            std::snprintf(line, sizeof line, "  %-24s %14s %17s\n", method_label(m),
+                          format("%.6g", r.direct->methods[m].pca_mse).c_str(),
+                          format("%.6g", r.direct->methods[m].weight_mse).c_str());
+            t << line;
+        }
+        t << verdict(r.direct->methods[0].pca_mse, r.direct->methods[1].pca_mse, r.direct->methods[2].pca_mse,
+                     "MSE") << "\n";
+    }
+    if (r.extrapolation) {
+        const Extrapolation& e = *r.extrapolation;
+        t << "Multi-step Prediction MSEs (PCA space, mean over runs):\n";
+        t << "           transformer     last value         linear\n";
+        for (int i = 0; i < e.steps; ++i) {
+            char line[160];
+            std::snprintf(line, sizeof line, "  Step %d: %14s %14s %14s\n", i + 1, format("%.6g", e.pca_mse[0][i]).c_str(),
+                          format("%.6g", e.pca_mse[1][i]).c_str(), format("%.6g", e.pca_mse[2][i]).c_str());
+            t << line;
+        }
+        if (e.steps > 0)
+            t << verdict(e.pca_mse[0][e.steps - 1], e.pca_mse[1][e.steps - 1], e.pca_mse[2][e.steps - 1],
+                         "MSE at the last step");
+        else
+            t << "  (no run has a test snapshot after its first window)\n";
+        t << "\n";
+    }
+    if (r.plugin) {
+        const PluginEvaluation& p = *r.plugin;
+        t << "Plug-in Test Accuracies (%, LeNet-5 on the test set, mean over runs):\n";
+        t << "           transformer  last value      linear  true snapshot  true after PCA\n";
+        for (size_t i = 0; i < (p.accuracy.empty() ? 0 : p.accuracy[0].size()); ++i) {
+            char line[200];
+            std::snprintf(line, sizeof line, "  Step %zu: %11s %11s %11s %14s %15s\n", i + 1,
+                          format("%.2f", p.accuracy[0][i]).c_str(), format("%.2f", p.accuracy[1][i]).c_str(),
+                          format("%.2f", p.accuracy[2][i]).c_str(), format("%.2f", p.accuracy[3][i]).c_str(),
+                          format("%.2f", p.accuracy[4][i]).c_str());
+            t << line;
+        }
+        if (!p.accuracy.empty() && !p.accuracy[0].empty()) {
+            const size_t last = p.accuracy[0].size() - 1;
+            t << "  -> at the last step the transformer's weights score " << format("%.2f", p.accuracy[0][last])
+              << "%, the true snapshot " << format("%.2f", p.accuracy[3][last]) << "% (PCA alone: "
+              << format("%.2f", p.accuracy[4][last]) << "%), repeating the last snapshot "
+              << format("%.2f", p.accuracy[1][last]) << "%\n";
+        }
+        t << "\n";
+    }
+    if (!r.stage_seconds.empty()) {
+        t << "Stage times:";
+        for (const auto& [stage, seconds] : r.stage_seconds) t << " " << stage << " " << format("%.1f", seconds) << " s;";
+        t << "\n";
+    }
+    return t.str();
+}
+
+void write_results(const std::filesystem::path& dir, const ExperimentResults& r) {
+    write_file_atomically(dir / "results_summary.txt", summary_text(r));
+    Json j;
+    j["mode"] = r.mode;
+    j["backend"] = r.backend;
+    j["dataset"] = r.dataset;
+    j["notes"] = r.notes;
+    if (!r.base_runs.empty()) {
+        Json runs = Json::array();
+        for (const RunSummary& run : r.base_runs)
+            runs.push_back({{"run", run.run}, {"seed", run.seed}, {"final_test_accuracy", run.final_test.accuracy},
+                            {"final_test_loss", run.final_test.loss}, {"snapshots", run.snapshots},
+                            {"seconds", run.seconds}, {"train_images_per_second", run.train_images_per_second}});
+        j["base_model"] = {{"final_accuracy", r.base_runs.back().final_test.accuracy}, {"runs", runs}};
+    }
+    if (r.data) {
+        const FeatureSpace& s = r.data->space;
+        Json pca = {{"applied", s.use_pca}, {"standardize", s.standardize}, {"input_dim", s.dim()},
+                    {"raw_dim", s.raw_dim}};
+        if (s.use_pca) {
+            double total = 0;
+            for (double v : s.pca.explained_variance_ratio) total += v;
+            pca["components"] = s.pca.components;
+            pca["fit_samples"] = s.pca.samples;
+            pca["explained_variance_ratio_total"] = total;
+            pca["explained_variance_ratio"] = numbers(s.pca.explained_variance_ratio);
+        }
+        j["pca"] = pca;
+        j["windows"] = {{"train", r.data->train_windows.size()}, {"test", r.data->test_windows.size()}};
+    }
+    j["predictor"] = {{"input_dim", r.model.dim}, {"nhead", r.model.heads}, {"num_layers", r.model.layers},
+                      {"dim_feedforward", r.model.feedforward}, {"dropout", r.model.dropout},
+                      {"sequence_length", r.model.sequence_length}, {"target", r.delta_target ? "delta" : "next"},
+                      {"model_path", r.model_path}};
+    if (r.history)
+        j["predictor_training"] = {{"train_loss", numbers(r.history->train_loss)},
+                                   {"test_loss", numbers(r.history->test_loss)},
+                                   {"best_epoch", r.history->best_epoch},
+                                   {"best_test_loss", number(r.history->best_test_loss)},
+                                   {"seconds", r.history->seconds}};
+    if (r.direct) {
+        Json direct = {{"windows", r.direct->windows}};
+        for (size_t m = 0; m < r.direct->methods.size(); ++m) {
+            const MethodError& e = r.direct->methods[m];
+            direct[kMethods[m]] = {{"pca_mse", number(e.pca_mse)}, {"weight_mse", number(e.weight_mse)},
+                                   {"per_run_pca_mse", numbers(e.per_run_pca)},
+                                   {"per_run_weight_mse", numbers(e.per_run_weight)}};
+        }
+        j["direct_prediction"] = direct;
+    }
+    if (r.extrapolation) {
+        Json e = {{"steps", r.extrapolation->steps}};
+        for (size_t m = 0; m < kMethods.size(); ++m)
+            e[kMethods[m]] = {{"pca_mse_per_step", numbers(r.extrapolation->pca_mse[m])},
+                              {"weight_mse_per_step", numbers(r.extrapolation->weight_mse[m])},
+                              {"runs_per_step", r.extrapolation->runs_per_step[m]}};
+        j["extrapolation"] = e;
+    }
+    if (r.plugin) {
+        Json p = Json::object();
+        for (size_t s = 0; s < r.plugin->series.size(); ++s) {
+            Json per_run = Json::array();
+            for (const auto& run : r.plugin->per_run[s]) per_run.push_back(numbers(run));
+            p[r.plugin->series[s]] = {{"accuracy_per_step", numbers(r.plugin->accuracy[s])}, {"per_run", per_run}};
+        }
+        j["plug_in"] = p;
+    }
+    Json times = Json::object();
+    for (const auto& [stage, seconds] : r.stage_seconds) times[stage] = seconds;
+    j["stage_seconds"] = times;
+    write_file_atomically(dir / "results.json", j.dump(2) + "\n");
+}
+
+void write_plots(const std::filesystem::path& dir, const ExperimentResults& r) {
+    const std::vector<Rgb> colors = palette();
+    const auto save = [&](const Plot& plot, const char* name) {
+        save_plot_png(dir / "plots" / (std::string(name) + ".png"), plot);
+        save_plot_csv(dir / "plots" / (std::string(name) + ".csv"), plot);
+    };
+    const auto steps_axis = [](size_t n) {
+        std::vector<double> x(n);
+        for (size_t i = 0; i < n; ++i) x[i] = double(i + 1);
+        return x;
+    };
+    if (r.history) {
+        Plot plot{"Predictor training and test loss", "epoch", "MSE (model space)", {}, true};
+        const std::vector<double> epochs = steps_axis(r.history->train_loss.size());
+        plot.series.push_back({"train", epochs, r.history->train_loss, colors[0], SeriesStyle::kLine});
+        plot.series.push_back({"test", epochs, r.history->test_loss, colors[1], SeriesStyle::kLine});
+        save(plot, "training_loss");
+    }
+    if (r.runs && r.data) {
+        Plot plot{"Weight trajectory on the first two principal components", "PC1", "PC2", {}, false};
+        const int64_t d = r.data->space.dim();
+        for (size_t k = 0; k < r.runs->runs.size() && d >= 2; ++k) {
+            const RunSnapshots& run = r.runs->runs[k];
+            Series truth{"run " + std::to_string(run.run) + " true", {}, {}, colors[k % colors.size()],
+                         SeriesStyle::kLinePoints};
+            for (int64_t i = 0; i < run.count; ++i) {
+                truth.x.push_back(r.data->scores[k][i * d]);
+                truth.y.push_back(r.data->scores[k][i * d + 1]);
+            }
+            plot.series.push_back(truth);
+        }
+        if (r.extrapolation)
+            for (const Extrapolation::RunPath& path : r.extrapolation->paths) {
+                if (d < 2) break;
+                const RunSnapshots& run = r.runs->runs[path.run_index];
+                Series predicted{"run " + std::to_string(run.run) + " transformer", {}, {},
+                                 colors[path.run_index % colors.size()], SeriesStyle::kDashedLine};
+                // From the last true input, then the predicted steps.
+                predicted.x.push_back(r.data->scores[path.run_index][(path.start - 1) * d]);
+                predicted.y.push_back(r.data->scores[path.run_index][(path.start - 1) * d + 1]);
+                for (int i = 0; i < path.steps; ++i) {
+                    predicted.x.push_back(path.predicted[0][i * d]);
+                    predicted.y.push_back(path.predicted[0][i * d + 1]);
+                }
+                plot.series.push_back(predicted);
+            }
+        if (!r.data->space.use_pca) {
+            plot.title = "Weight trajectory on the first two weights (no PCA)";
+            plot.x_label = "weight 1";
+            plot.y_label = "weight 2";
+        }
+        save(plot, "weight_trajectory");
+    }
+    if (r.extrapolation) {
+        Plot plot{"Multi-step extrapolation error", "extrapolation step", "MSE (PCA space)", {}, true};
+        const std::vector<double> steps = steps_axis(size_t(r.extrapolation->steps));
+        for (size_t m = 0; m < kMethods.size(); ++m)
+            plot.series.push_back({method_label(m), steps, r.extrapolation->pca_mse[m], colors[m],
+                                   m == 0 ? SeriesStyle::kLinePoints : SeriesStyle::kDashedLine});
+        save(plot, "extrapolation_error");
+    }
+    if (r.plugin) {
+        Plot plot{"Plug-in accuracy of the extrapolated weights", "extrapolation step", "LeNet-5 test accuracy (%)",
+                  {}, false};
+        const std::vector<std::string> labels = {"transformer", "last value", "linear", "true snapshot",
+                                                 "true after PCA"};
+        for (size_t s = 0; s < r.plugin->series.size(); ++s)
+            plot.series.push_back({labels[s], steps_axis(r.plugin->accuracy[s].size()), r.plugin->accuracy[s],
+                                   colors[s % colors.size()],
+                                   s >= 3 ? SeriesStyle::kDashedLine : SeriesStyle::kLinePoints});
+        save(plot, "plug_in_accuracy");
+    }
+    if (r.runs) {
+        Plot plot{"Base training along the snapshots: test error and loss", "epoch",
+                  "test error (%) and test loss", {}, true};
+        for (size_t k = 0; k < r.runs->runs.size(); ++k) {
+            const RunSnapshots& run = r.runs->runs[k];
+            Series error{"run " + std::to_string(run.run) + " test error %", {}, {}, colors[k % colors.size()],
+                         SeriesStyle::kLinePoints};
+            Series loss{"run " + std::to_string(run.run) + " test loss", {}, {}, colors[k % colors.size()],
+                        SeriesStyle::kDashedLine};
+            for (int64_t i = 0; i < run.count; ++i) {
+                error.x.push_back(run.epoch_position[i]);
+                error.y.push_back(100.0 - run.test_accuracy[i]);
+                loss.x.push_back(run.epoch_position[i]);
+                loss.y.push_back(run.test_loss[i]);
+            }
+            plot.series.push_back(error);
+            plot.series.push_back(loss);
+        }
+        save(plot, "base_training");
+    }
+}
+
+}  // namespace twp

@@ -1,0 +1,52 @@
+// The results folder of an experiment, results/experiment_YYYYMMDD_HHMMSS/:
+//   config.txt           every argument, backend and device, build version, dataset
+//   results_summary.txt  the reference's sections (base model accuracy, direct prediction MSE,
+//                        multi-step MSEs, plug-in accuracies) with the baselines beside the
+//                        transformer, and a verdict line per section
+//   results.json         all of it, plus per-run and per-step arrays, PCA explained variance,
+//                        each stage's time
+//   models/              predictor_best.safetensors, predictor_last.safetensors, pca.safetensors
+//   plots/               training_loss, weight_trajectory, extrapolation_error, plug_in_accuracy,
+//                        base_training: .png and the plotted data as .csv
+// A new folder every time (a suffix when the second is taken): results are never overwritten.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "experiment/base_training.hpp"
+#include "experiment/config.hpp"
+#include "experiment/evaluation.hpp"
+#include "experiment/predictor.hpp"
+
+namespace twp {
+
+struct ExperimentResults {
+    std::string mode, backend, dataset;
+    std::vector<RunSummary> base_runs;                 // when this experiment trained them
+    const WeightRuns* runs = nullptr;                  // the snapshots used
+    const PredictorData* data = nullptr;
+    std::string notes;                                 // caps and choices the user should know
+    std::optional<PredictorHistory> history;           // when this experiment trained the predictor
+    TransformerConfig model;
+    bool delta_target = false;
+    std::string model_path;                            // the predictor evaluated
+    std::optional<DirectEvaluation> direct;
+    std::optional<Extrapolation> extrapolation;
+    std::optional<PluginEvaluation> plugin;
+    std::vector<std::pair<std::string, double>> stage_seconds;
+};
+
+// Creates results_dir/experiment_<timestamp>[_N] with models/ and plots/.
+std::filesystem::path create_experiment_dir(const std::filesystem::path& results_dir);
+
+void write_config(const std::filesystem::path& dir, const Config& config, const std::string& backend,
+                  const std::string& device_note);
+std::string summary_text(const ExperimentResults& results);
+void write_results(const std::filesystem::path& dir, const ExperimentResults& results);
+void write_plots(const std::filesystem::path& dir, const ExperimentResults& results);
+
+}  // namespace twp
