@@ -79,6 +79,10 @@ Config parse_args(const std::vector<std::string>& args) {
          [&](const std::string& v) {
              config.snapshots_per_epoch = parse_number("--saves_per_epoch", v, 1);
          }},
+        {"--snapshot_frequency",
+         [&](const std::string& v) {
+             config.snapshots_per_epoch = parse_number("--snapshot_frequency", v, 1);
+         }},
         {"--num_runs", [&](const std::string& v) { config.num_runs = parse_number("--num_runs", v, 1); }},
         {"--random_seed",
          [&](const std::string& v) { config.random_seed = parse_number<uint64_t>("--random_seed", v, 0); }},
@@ -176,7 +180,8 @@ modes (--mode, default full):
 base training (the reference project's flags and defaults):
   --training_epochs N     epochs per run (alias --base_epochs)                  [20]
   --snapshots_per_epoch N snapshots per epoch, evenly spaced, the last at the
-                          end of the epoch (alias --saves_per_epoch)            [1]
+                          end of the epoch (aliases --saves_per_epoch,
+                          --snapshot_frequency)                                 [1]
   --num_runs N            independent runs; run r is seeded random_seed+r-1     [3]
   --random_seed N         seed of run 1 (and of the predictor)                  [42]
   --snapshot_dir DIR      runs live in DIR/training_runs/run_<r>/               [./data/snapshots]

@@ -117,6 +117,16 @@ std::string summary_text(const ExperimentResults& r) {
               << "%, test loss " << format("%.4f", run.final_test.loss) << "\n";
         t << "\n";
     }
+    if (r.data && r.data->space.use_pca) {
+        double explained = 0;
+        for (double v : r.data->space.pca.explained_variance_ratio) explained += v;
+        t << "PCA: " << r.data->space.raw_dim << " weights -> " << r.data->space.dim()
+          << " components fitted on " << r.data->space.pca.samples << " train snapshots, explained variance ratio "
+          << format("%.6f", explained) << "\n";
+    }
+    if (r.data)
+        t << "Windows: " << r.data->train_windows.size() << " train, " << r.data->test_windows.size()
+          << " test (sequence length " << r.model.sequence_length << ")\n\n";
     if (r.history) {
         t << "Predictor training: best test MSE " << format("%.6g", r.history->best_test_loss) << " at epoch "
           << r.history->best_epoch << " of " << r.history->test_loss.size() << " (model space"
