@@ -20,6 +20,29 @@ namespace {
 // Text of errno captured right after the failing call (later calls may overwrite errno).
 std::string os_reason(int error_number) { return std::strerror(error_number); }
 
+// What the user can do about a failed create or write, by cause.
+std::string hint_for(int error_number) {
+    switch (error_number) {
+        case ENOENT:
+        case ENOTDIR:
+            return "; check that the directory exists (and that no part of the path is a regular "
+                   "file)";
+        case EACCES:
+        case EPERM:
+        case EROFS:
+            return "; check that the directory is writable (permissions, a read-only mount) or "
+                   "write elsewhere";
+        case ENOSPC:
+        case EDQUOT:
+        case EFBIG:
+            return "; the disk, a quota or the file size limit is full: free space or write "
+                   "elsewhere";
+        default:
+            return "; check that the directory exists and is writable and that the disk has free "
+                   "space";
+    }
+}
+
 // Closes the descriptor and unlinks the temporary file unless `release()` was called: every early
 // exit (a throw from any step) cleans up, so no "<name>.<pid>.tmp" is left behind.
 class TempFileGuard {
@@ -50,14 +73,12 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view b
         path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
     const std::string temp_path =
         (directory / (path.filename().string() + "." + std::to_string(::getpid()) + ".tmp")).string();
-    const std::string hint =
-        "; check that the directory exists and is writable and that the disk has free space";
-
     const int temp_fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (temp_fd < 0) {
         const int error_number = errno;
         TWP_FAIL("cannot create temporary file '" << temp_path << "' to write '" << path.string()
-                                                  << "': " << os_reason(error_number) << hint);
+                                                  << "': " << os_reason(error_number)
+                                                  << hint_for(error_number));
     }
     TempFileGuard guard(temp_path, temp_fd);  // from here on, every exit removes the temporary
 
@@ -71,7 +92,8 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view b
             const int error_number = errno;
             TWP_FAIL("cannot write '" << path.string() << "' (" << (bytes.size() - remaining)
                                       << " of " << bytes.size() << " bytes written to '" << temp_path
-                                      << "'): " << os_reason(error_number) << hint);
+                                      << "'): " << os_reason(error_number)
+                                      << hint_for(error_number));
         }
         cursor += written;
         remaining -= static_cast<size_t>(written);
@@ -82,7 +104,7 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view b
     if (::fsync(guard.fd) != 0) {
         const int error_number = errno;
         TWP_FAIL("cannot flush '" << temp_path << "' to disk while writing '" << path.string()
-                                  << "': " << os_reason(error_number) << hint);
+                                  << "': " << os_reason(error_number) << hint_for(error_number));
     }
     // close() can report deferred write errors (NFS, quotas); a failed close means lost data.
     const int fd = guard.fd;
@@ -90,7 +112,7 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view b
     if (::close(fd) != 0) {
         const int error_number = errno;
         TWP_FAIL("cannot close '" << temp_path << "' while writing '" << path.string()
-                                  << "': " << os_reason(error_number) << hint);
+                                  << "': " << os_reason(error_number) << hint_for(error_number));
     }
 
     if (::rename(temp_path.c_str(), path.c_str()) != 0) {

@@ -1,13 +1,16 @@
-// IDX reader (see idx.hpp for the format). The file is read as a stream of content bytes, either
-// straight from the file or inflated by zlib when the file starts with the gzip magic 1f 8b, so
-// raw and compressed files go through the same header and length checks. We inflate with zlib's
-// inflate() rather than gzread() because gzread() quietly ignores garbage after the gzip stream;
-// here a cut-off stream, damaged data and trailing garbage each get their own error. Data is read
-// in bounded chunks, so a corrupt header that claims billions of images fails with "truncated"
-// instead of first allocating what it claims.
+// IDX reader (see idx.hpp for the format). The file's bytes are decoded as a stream of content
+// bytes, either the bytes themselves or their inflated gzip stream when they start with the gzip
+// magic 1f 8b, so raw and compressed files go through the same header and length checks. We
+// inflate with zlib's inflate() rather than gzread() because gzread() quietly ignores garbage
+// after the gzip stream; here a cut-off stream, damaged data and trailing garbage each get their
+// own error. Content is decoded into a buffer that grows only as fast as real data arrives, so a
+// corrupt header that claims billions of images fails with "truncated" instead of first allocating
+// what it claims (and a small gzip input cannot make us allocate more than it inflates to).
 #include "engine/idx.hpp"
 
 #include <zlib.h>
+
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -51,31 +54,18 @@ const char* zlib_code_name(int code) {
     }
 }
 
-// The content bytes of one file: the file itself, or its decompressed gzip stream. Owns the FILE*
-// and the zlib state; not copyable because both are.
+// The content bytes of one file held in memory: the bytes themselves, or their decompressed gzip
+// stream. Owns the zlib state; not copyable because of it. `bytes` must outlive the reader.
 class ContentReader {
 public:
-    ContentReader(const std::string& path, const char* kind) : path_(path), kind_(kind) {
-        file_.reset(std::fopen(path.c_str(), "rb"));
-        if (file_ == nullptr) {
-            const int err = errno;
-            TWP_FAIL("cannot open IDX " << kind_ << " file '" << path_ << "': " << std::strerror(err)
-                                        << "; check the path and its permissions");
-        }
-        input_.resize(1 << 16);
-        // Peek the first two bytes to detect gzip. They stay in input_ as pending bytes (rather
-        // than seeking back) so that pipes and other unseekable files work too.
-        const size_t peeked = std::fread(input_.data(), 1, 2, file_.get());
-        check_file_error();
-        file_bytes_read_ = peeked;
-        stream_.next_in = input_.data();
-        stream_.avail_in = uInt(peeked);
-        gzip_ = peeked == 2 && input_[0] == 0x1f && input_[1] == 0x8b;
+    ContentReader(std::string_view bytes, const std::string& name, const char* kind)
+        : bytes_(bytes), name_(name), kind_(kind) {
+        gzip_ = bytes_.size() >= 2 && uint8_t(bytes_[0]) == 0x1f && uint8_t(bytes_[1]) == 0x8b;
         if (gzip_) {
             // 16 + MAX_WBITS: expect a gzip wrapper (not zlib or raw deflate) and check its CRC.
             const int rc = inflateInit2(&stream_, 16 + MAX_WBITS);
             if (rc != Z_OK) {
-                TWP_FAIL("cannot decompress IDX " << kind_ << " file '" << path_
+                TWP_FAIL("cannot decompress IDX " << kind_ << " file '" << name_
                                                   << "': zlib inflateInit2 failed with "
                                                   << zlib_code_name(rc)
                                                   << (stream_.msg ? std::string(": ") + stream_.msg
@@ -97,54 +87,45 @@ public:
 
     bool is_gzip() const { return gzip_; }
 
+    // Content bytes certainly still to come: the rest of a raw file; unknown (0) for gzip.
+    size_t known_available() const { return gzip_ ? 0 : bytes_.size() - position_; }
+
     // "IDX images file 'path'" (plus "(gzip)"), the subject of every message about this file.
     std::string describe() const {
-        return "IDX " + std::string(kind_) + " file '" + path_ + "'" + (gzip_ ? " (gzip)" : "");
+        return "IDX " + std::string(kind_) + " file '" + name_ + "'" + (gzip_ ? " (gzip)" : "");
     }
 
     // What the byte counts in messages count: after decompression they are not file sizes.
     const char* content_name() const { return gzip_ ? "decompressed content" : "file"; }
 
 private:
-    void check_file_error() {
-        if (std::ferror(file_.get())) {
-            const int err = errno;
-            TWP_FAIL("error reading IDX " << kind_ << " file '" << path_
-                                          << "': " << std::strerror(err));
-        }
-    }
-
     size_t read_raw(uint8_t* dst, size_t n) {
-        size_t got = std::min<size_t>(n, stream_.avail_in);
-        if (got > 0) {
-            std::memcpy(dst, stream_.next_in, got);
-            stream_.next_in += got;
-            stream_.avail_in -= uInt(got);
-        }
-        if (got < n) {
-            got += std::fread(dst + got, 1, n - got, file_.get());
-            check_file_error();
-        }
+        const size_t got = std::min(n, bytes_.size() - position_);
+        if (got > 0) std::memcpy(dst, bytes_.data() + position_, got);
+        position_ += got;
         return got;
     }
 
-    // Loads the next block of compressed bytes; false at the end of the file.
+    // Hands zlib the next block of compressed bytes; false at the end of the input. Blocks are
+    // bounded because avail_in is 32 bits wide.
     bool refill() {
-        const size_t got = std::fread(input_.data(), 1, input_.size(), file_.get());
-        check_file_error();
+        const size_t got = std::min(bytes_.size() - position_, size_t(1) << 30);
         if (got == 0) return false;
-        file_bytes_read_ += got;
-        stream_.next_in = input_.data();
+        stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes_.data() + position_));
         stream_.avail_in = uInt(got);
+        position_ += got;
         return true;
     }
+
+    // Compressed bytes zlib has consumed so far.
+    uint64_t consumed() const { return position_ - stream_.avail_in; }
 
     size_t read_gzip(uint8_t* dst, size_t n) {
         size_t produced = 0;
         while (produced < n && !stream_done_) {
             if (stream_.avail_in == 0 && !refill()) {
                 TWP_FAIL(describe()
-                         << " is truncated: the compressed data ends after " << file_bytes_read_
+                         << " is truncated: the compressed data ends after " << position_
                          << " bytes, before the end of the gzip stream (" << decompressed_
                          << " bytes decompressed so far). The download was probably cut short; "
                             "delete the file and fetch it again");
@@ -165,8 +146,7 @@ private:
                     TWP_FAIL(describe()
                              << " is corrupt: non-gzip bytes follow the end of its gzip stream "
                                 "(from compressed offset "
-                             << (file_bytes_read_ - stream_.avail_in)
-                             << "). Delete the file and fetch it again");
+                             << consumed() << "). Delete the file and fetch it again");
                 } else {
                     const int reset_rc = inflateReset(&stream_);
                     if (reset_rc != Z_OK) {
@@ -188,21 +168,47 @@ private:
         return produced;
     }
 
-    std::string path_;
+    std::string_view bytes_;  // the whole file as stored
+    size_t position_ = 0;     // raw: next content byte; gzip: bytes handed to zlib so far
+    std::string name_;
     const char* kind_;  // "images" or "labels", for messages
-    // unique_ptr so the file is closed even when the constructor throws after opening it.
-    struct FileCloser {
-        void operator()(FILE* file) const { std::fclose(file); }
-    };
-    std::unique_ptr<FILE, FileCloser> file_;
     bool gzip_ = false;
     bool inflate_ready_ = false;  // inflateInit2 succeeded, so inflateEnd is owed
-    bool stream_done_ = false;    // the last gzip member ended at the end of the file
-    z_stream stream_{};           // next_in/avail_in also hold pending raw bytes when not gzip
-    std::vector<uint8_t> input_;  // [64 KiB] compressed input block, or the peeked raw bytes
-    uint64_t file_bytes_read_ = 0;
+    bool stream_done_ = false;    // the last gzip member ended at the end of the input
+    z_stream stream_{};
     uint64_t decompressed_ = 0;
 };
+
+struct FileCloser {
+    void operator()(FILE* file) const { std::fclose(file); }
+};
+
+// The whole file as stored. Read with stdio in blocks, so pipes and other unseekable files work.
+std::string read_file_bytes(const std::string& path, const char* kind) {
+    // unique_ptr so the file is closed on every path, including throws.
+    std::unique_ptr<FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
+    if (file == nullptr) {
+        const int err = errno;
+        TWP_FAIL("cannot open IDX " << kind << " file '" << path << "': " << std::strerror(err)
+                                    << "; check the path and its permissions");
+    }
+    std::string bytes;
+    struct stat info {};
+    if (::fstat(::fileno(file.get()), &info) == 0 && S_ISREG(info.st_mode) && info.st_size > 0) {
+        bytes.reserve(size_t(info.st_size));
+    }
+    std::vector<char> block(1 << 16);
+    for (;;) {
+        const size_t got = std::fread(block.data(), 1, block.size(), file.get());
+        bytes.append(block.data(), got);
+        if (got < block.size()) break;
+    }
+    if (std::ferror(file.get())) {
+        const int err = errno;
+        TWP_FAIL("error reading IDX " << kind << " file '" << path << "': " << std::strerror(err));
+    }
+    return bytes;
+}
 
 // Reads and checks the magic, then returns the dimension sizes that follow it.
 std::vector<uint32_t> read_header(ContentReader& in, uint32_t expected_magic) {
@@ -256,12 +262,18 @@ std::vector<uint32_t> read_header(ContentReader& in, uint32_t expected_magic) {
 // nothing follows. `shape` says in words what the header promised, for the messages.
 std::vector<uint8_t> read_body(ContentReader& in, uint64_t header_bytes, uint64_t data_bytes,
                                const std::string& shape) {
-    // Bounded chunks: memory grows only as fast as real data arrives.
-    constexpr size_t chunk_bytes = size_t(64) << 20;
+    // Growing steps (64 KiB, then doubling up to 64 MiB): memory grows only as fast as real data
+    // arrives (decompressed data's length is unknown until it ends), and at most twice that.
+    constexpr size_t first_step_bytes = size_t(64) << 10;
+    constexpr size_t max_step_bytes = size_t(64) << 20;
     std::vector<uint8_t> data;
+    // A raw file's bytes are all there already: one allocation of exactly what is present.
+    data.reserve(size_t(std::min<uint64_t>(data_bytes, in.known_available())));
     uint64_t got = 0;
     while (got < data_bytes) {
-        const size_t step = size_t(std::min<uint64_t>(chunk_bytes, data_bytes - got));
+        const uint64_t step_bytes =
+            std::min<uint64_t>(max_step_bytes, std::max<uint64_t>(first_step_bytes, got));
+        const size_t step = size_t(std::min<uint64_t>(step_bytes, data_bytes - got));
         data.resize(size_t(got) + step);
         const size_t n = in.read(data.data() + got, step);
         got += n;
@@ -293,8 +305,8 @@ std::vector<uint8_t> read_body(ContentReader& in, uint64_t header_bytes, uint64_
 
 }  // namespace
 
-IdxImages read_idx_images(const std::string& path) {
-    ContentReader in(path, "images");
+IdxImages decode_idx_images(std::string_view bytes, const std::string& name) {
+    ContentReader in(bytes, name, "images");
     const std::vector<uint32_t> dims = read_header(in, idx_images_magic);
     const uint32_t count = dims[0], rows = dims[1], cols = dims[2];
     if (count == 0 || rows == 0 || cols == 0) {
@@ -323,8 +335,8 @@ IdxImages read_idx_images(const std::string& path) {
     return images;
 }
 
-std::vector<uint8_t> read_idx_labels(const std::string& path) {
-    ContentReader in(path, "labels");
+std::vector<uint8_t> decode_idx_labels(std::string_view bytes, const std::string& name) {
+    ContentReader in(bytes, name, "labels");
     const std::vector<uint32_t> dims = read_header(in, idx_labels_magic);
     const uint32_t count = dims[0];
     if (count == 0) {
@@ -340,6 +352,14 @@ std::vector<uint8_t> read_idx_labels(const std::string& path) {
         }
     }
     return labels;
+}
+
+IdxImages read_idx_images(const std::string& path) {
+    return decode_idx_images(read_file_bytes(path, "images"), path);
+}
+
+std::vector<uint8_t> read_idx_labels(const std::string& path) {
+    return decode_idx_labels(read_file_bytes(path, "labels"), path);
 }
 
 }  // namespace twp

@@ -5,11 +5,13 @@
 // name). Everything is validated before it is returned: magic, header, dimensions, and that the
 // data is exactly as long as the header says (a shorter or a longer file is an error, so a
 // damaged download never trains silently on part of the data). Errors throw twp::Error naming the
-// file.
+// file. The decoders work on the file's bytes in memory (what the readers and the fuzz targets in
+// tests/fuzz/ call); the readers read the whole file, then decode it.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace twp {
@@ -30,5 +32,11 @@ IdxImages read_idx_images(const std::string& path);
 // Reads an IDX labels file (magic 0x00000801: unsigned bytes, 1 dimension count); every label
 // must be a class index 0..9.
 std::vector<uint8_t> read_idx_labels(const std::string& path);  // [count]
+
+// The same checks on a file's bytes already in memory: `bytes` is the file as stored (raw or
+// gzip, detected by its magic), `name` is what errors call the file (its path). Never reads
+// outside `bytes`, and allocates only as fast as real data turns up, whatever the header claims.
+IdxImages decode_idx_images(std::string_view bytes, const std::string& name);
+std::vector<uint8_t> decode_idx_labels(std::string_view bytes, const std::string& name);
 
 }  // namespace twp

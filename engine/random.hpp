@@ -3,7 +3,9 @@
 // backend (a CUDA thread, a CPU loop) can draw the same numbers without sharing state: the seed is
 // the key, and a stream id plus a position form the counter.
 //
-// Rng is the sequential view used on the host: initialization, shuffling.
+// Rng is the sequential view used on the host: initialization, shuffling. Its whole state is
+// (seed, stream, position, used): a checkpoint saves position and used (RngState) and a resumed
+// run continues the exact sequence.
 #pragma once
 
 #include <array>
@@ -45,14 +47,32 @@ constexpr bool dropout_keep(uint64_t seed, uint64_t counter, float p) {
     return dropout_keep(dropout_block(seed, counter >> 2)[counter & 3], p);
 }
 
+// Where an Rng stands in its stream: `position` blocks generated, `used` of the current block's
+// four words consumed (4: none left, the next draw generates block `position`).
+struct RngState {
+    uint64_t position = 0;
+    int used = 4;
+};
+
 class Rng {
 public:
     Rng(uint64_t seed, RngStream stream) : seed_(seed), stream_(static_cast<uint32_t>(stream)) {}
 
+    RngState state() const { return {position_, used_}; }
+    // Continues from a saved state of the same seed and stream. The current block is a pure
+    // function of the position, so it is regenerated rather than stored. Returns false (and
+    // changes nothing) for a state no Rng can be in.
+    bool set_state(const RngState& state) {
+        if (state.used < 0 || state.used > 4 || (state.position == 0 && state.used != 4)) return false;
+        position_ = state.position;
+        used_ = state.used;
+        if (used_ < 4) block_ = generate(position_ - 1);
+        return true;
+    }
+
     uint32_t next_u32() {
         if (used_ == 4) {
-            block_ = philox4x32({static_cast<uint32_t>(position_),
-                                 static_cast<uint32_t>(position_ >> 32), stream_, 0}, seed_);
+            block_ = generate(position_);
             ++position_;
             used_ = 0;
         }
@@ -71,6 +91,11 @@ public:
     }
 
 private:
+    PhiloxBlock generate(uint64_t block) const {
+        return philox4x32({static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32), stream_, 0},
+                          seed_);
+    }
+
     uint64_t seed_;
     uint32_t stream_;
     uint64_t position_ = 0;

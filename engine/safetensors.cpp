@@ -1,12 +1,15 @@
 // safetensors encoder/decoder (layout in safetensors.hpp). The decoder trusts nothing: every
 // length and offset from the file is checked against the bytes actually present before use, and
 // the validation follows the reference implementation (tensors sorted by offset must tile the
-// data buffer exactly, header at most 100 MB).
+// data buffer exactly, header at most 100 MB). On top of the format, save_safetensors stores a
+// CRC-32 of the data buffer in the metadata ("twp.crc32") and the decoder verifies it when present,
+// so a file damaged on disk after it was written is refused rather than silently used.
 #include "engine/safetensors.hpp"
 
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <set>
@@ -16,6 +19,7 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <zlib.h>
 
 #include "engine/atomic_file.hpp"
 #include "engine/error.hpp"
@@ -33,6 +37,10 @@ using OrderedJson = nlohmann::ordered_json;
 // The reference implementation's limit; a larger "header length" means a corrupt or foreign file,
 // and refusing it early avoids trying to allocate gigabytes for it.
 constexpr uint64_t max_header_bytes = 100'000'000;
+// nlohmann copies and prints JSON recursively, one stack frame per level, so a header of a few
+// hundred KB of nested brackets would overflow the stack. serde_json, which the reference reader
+// uses, stops at 128 levels; so do we (a valid header needs 3).
+constexpr int max_header_depth = 128;
 constexpr size_t length_prefix_bytes = 8;
 constexpr const char* metadata_key = "__metadata__";
 
@@ -188,6 +196,28 @@ void check_buffer_coverage(std::vector<Extent> extents, const std::vector<Tensor
                   << " bytes are not covered by any tensor); the file is corrupt");
 }
 
+std::string hex8(uint32_t value) {
+    char text[9];
+    std::snprintf(text, sizeof text, "%08x", static_cast<unsigned>(value));
+    return text;
+}
+
+// Checks the "twp.crc32" entry, when there is one, against the data buffer (which the coverage
+// check has just shown to be exactly the tensors' bytes). Files without it are accepted.
+void verify_checksum(const std::map<std::string, std::string>& metadata, std::string_view buffer,
+                     const std::string& source) {
+    const auto stored = metadata.find(checksum_metadata_key);
+    if (stored == metadata.end()) return;
+    const std::string& text = stored->second;
+    TWP_CHECK(text.size() == 8 && text.find_first_not_of("0123456789abcdef") == std::string::npos,
+              "'" << source << "': metadata \"" << checksum_metadata_key << "\" is \"" << text
+                  << "\", not 8 lowercase hex digits: the file is corrupt — re-create it");
+    const std::string computed = crc32_hex(buffer);
+    TWP_CHECK(text == computed, "'" << source << "': checksum mismatch (stored " << text
+                                    << ", computed " << computed
+                                    << "): the file is corrupt — re-create it");
+}
+
 template <typename T>
 const T* typed_view(const TensorRecord& record, DType wanted) {
     TWP_CHECK(record.dtype == wanted, "tensor \"" << record.name << "\" has dtype "
@@ -248,14 +278,19 @@ const TensorRecord& SafetensorsFile::at(const std::string& name) const {
                                    << "'; it holds " << tensors.size() << " tensors: " << present);
 }
 
-std::string encode_safetensors(const SafetensorsFile& file) {
-    OrderedJson header = OrderedJson::object();
-    if (!file.metadata.empty()) {
-        OrderedJson metadata = OrderedJson::object();
-        for (const auto& [key, value] : file.metadata) metadata[key] = value;
-        header[metadata_key] = std::move(metadata);
-    }
+std::string crc32_hex(std::string_view bytes) {
+    // crc32_z takes a size_t length (crc32 takes 32 bits), so buffers over 4 GiB are covered too.
+    // A null buffer means "give the initial value" to zlib, which is also the CRC of no bytes.
+    const uLong initial = ::crc32_z(0L, Z_NULL, 0);
+    if (bytes.empty()) return hex8(static_cast<uint32_t>(initial));
+    return hex8(static_cast<uint32_t>(
+        ::crc32_z(initial, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size())));
+}
 
+std::string encode_safetensors(const SafetensorsFile& file, Checksum checksum) {
+    // The tensors first: their entries, and the checksum of their data, go into the header.
+    OrderedJson tensor_entries = OrderedJson::object();
+    uLong crc = ::crc32_z(0L, Z_NULL, 0);
     std::set<std::string> names;
     uint64_t offset = 0;
     for (const TensorRecord& tensor : file.tensors) {
@@ -273,9 +308,24 @@ std::string encode_safetensors(const SafetensorsFile& file) {
         entry["shape"] = OrderedJson::array();
         for (int64_t dim : tensor.shape) entry["shape"].push_back(dim);
         entry["data_offsets"] = OrderedJson::array({offset, offset + byte_size});
-        header[tensor.name] = std::move(entry);
+        tensor_entries[tensor.name] = std::move(entry);
         offset += byte_size;
+        // zlib returns the initial value, 0, for a null buffer: skip empty tensors, whose
+        // vector may hold no storage at all.
+        if (!tensor.bytes.empty()) crc = ::crc32_z(crc, tensor.bytes.data(), tensor.bytes.size());
     }
+
+    std::map<std::string, std::string> metadata = file.metadata;
+    if (checksum == Checksum::always || metadata.count(checksum_metadata_key) != 0) {
+        metadata[checksum_metadata_key] = hex8(static_cast<uint32_t>(crc));  // never a stale one
+    }
+    OrderedJson header = OrderedJson::object();
+    if (!metadata.empty()) {
+        OrderedJson metadata_json = OrderedJson::object();
+        for (const auto& [key, value] : metadata) metadata_json[key] = value;
+        header[metadata_key] = std::move(metadata_json);
+    }
+    for (auto& [name, entry] : tensor_entries.items()) header[name] = std::move(entry);
 
     std::string header_text;
     try {
@@ -327,7 +377,11 @@ SafetensorsFile decode_safetensors(std::string_view bytes, const std::string& so
     try {
         header = OrderedJson::parse(
             header_text.begin(), header_text.end(),
-            [&duplicates](int /*depth*/, nlohmann::json::parse_event_t event, OrderedJson& parsed) {
+            [&duplicates, &source](int depth, nlohmann::json::parse_event_t event,
+                                   OrderedJson& parsed) {
+                TWP_CHECK(depth < max_header_depth,
+                          "'" << source << "': the header nests deeper than " << max_header_depth
+                              << " levels; the file is corrupt or not safetensors");
                 return duplicates.on_event(event, parsed);
             });
     } catch (const nlohmann::json::exception& error) {
@@ -375,6 +429,7 @@ SafetensorsFile decode_safetensors(std::string_view bytes, const std::string& so
         TWP_FAIL("'" << source << "': unexpected header content (" << error.what() << ")");
     }
     check_buffer_coverage(extents, file.tensors, buffer.size(), source);
+    verify_checksum(file.metadata, buffer, source);
 
     // All offsets are now known to lie inside `buffer`; copy each tensor out.
     for (const Extent& extent : extents) {
@@ -385,7 +440,7 @@ SafetensorsFile decode_safetensors(std::string_view bytes, const std::string& so
 }
 
 void save_safetensors(const std::filesystem::path& path, const SafetensorsFile& file) {
-    write_file_atomically(path, encode_safetensors(file));
+    write_file_atomically(path, encode_safetensors(file, Checksum::always));
 }
 
 SafetensorsFile load_safetensors(const std::filesystem::path& path) {

@@ -8,6 +8,13 @@
 //   [rest]    the data buffer; offsets are relative to its start; each tensor is contiguous,
 //             row-major (last dimension fastest), little-endian; tensors do not overlap and
 //             together cover the buffer exactly
+// Integrity: every file twp writes (save_safetensors) carries "twp.crc32" in __metadata__, the
+// CRC-32 of the whole data buffer (zlib's crc32, the gzip/PNG polynomial) as 8 lowercase hex
+// digits. The decoder verifies it when present and rejects a mismatch as a corrupt file. Files
+// without it (written by PyTorch, the Python safetensors package, anything else) still load, with
+// the structural checks only: the format has no checksum of its own, and refusing them would lose
+// interoperability. The checksum covers the data, not the header; a damaged header is caught by
+// the structural checks (JSON, dtypes, shapes, offsets) or, for metadata values, not at all.
 // The whole file is held in memory (read fully, decoded into copies); fine for our model sizes.
 // Precondition: a little-endian host (checked at compile time), since bytes are copied as-is.
 #pragma once
@@ -54,17 +61,31 @@ struct SafetensorsFile {
     const TensorRecord* find(const std::string& name) const;  // nullptr when absent
 };
 
+// The metadata key of the data checksum, and the checksum's text for a data buffer: CRC-32 as
+// 8 lowercase hex digits ("00000000" for an empty buffer).
+inline constexpr const char* checksum_metadata_key = "twp.crc32";
+std::string crc32_hex(std::string_view bytes);
+
+// When encode_safetensors writes the "twp.crc32" entry: `always` (what save_safetensors uses), or
+// `if_present`, only when `file.metadata` already has one, so that decode(encode(file)) gives back
+// the same metadata. Either way the value written is computed afresh from the tensors, never
+// copied from `file.metadata` (a file loaded, changed and encoded again would carry a stale one).
+enum class Checksum { if_present, always };
+
 // Serializes to the byte layout above. Header keys: "__metadata__" first (omitted when empty),
 // then tensors in the given order, their data packed back to back in the same order. Throws when
 // a name is repeated or "__metadata__", or when bytes.size() does not match dtype and shape.
-std::string encode_safetensors(const SafetensorsFile& file);
+std::string encode_safetensors(const SafetensorsFile& file,
+                               Checksum checksum = Checksum::if_present);
 
 // Parses and fully validates `bytes` (never reads out of bounds); every error names
 // `source_name_for_errors` and the problem. Tensor entry keys other than dtype/shape/data_offsets
-// are ignored, as the reference reader does.
+// are ignored, as the reference reader does. A "twp.crc32" entry is verified against the data
+// (a mismatch or a malformed value throws) and kept in `metadata`; its absence is accepted.
 SafetensorsFile decode_safetensors(std::string_view bytes, const std::string& source_name_for_errors);
 
-// encode + write_file_atomically: a crash never leaves a truncated checkpoint under `path`.
+// encode (with the checksum) + write_file_atomically: a crash never leaves a truncated checkpoint
+// under `path`, and a file damaged later on disk is refused when loaded.
 void save_safetensors(const std::filesystem::path& path, const SafetensorsFile& file);
 SafetensorsFile load_safetensors(const std::filesystem::path& path);
 

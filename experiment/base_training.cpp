@@ -3,8 +3,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <map>
 #include <numeric>
+#include <cstdlib>
+#include <optional>
+#include <string>
+
+#include <zlib.h>
 
 #include "engine/random.hpp"
 #include "experiment/progress.hpp"
@@ -61,6 +68,122 @@ Evaluation evaluate(Backend& backend, LeNet5& model, const DeviceImageSet& set, 
 
 namespace {
 
+// The shortest text that reads back as exactly this float ("0.005", not "0.00499999989").
+std::string float_text(float value) {
+    char text[32];
+    for (int digits = 6; digits <= 9; ++digits) {
+        std::snprintf(text, sizeof text, "%.*g", digits, double(value));
+        if (std::strtof(text, nullptr) == value) break;
+    }
+    return text;
+}
+
+// What a run is: a checkpoint written under other settings cannot continue bit for bit.
+std::map<std::string, std::string> run_settings(const Dataset& dataset, const BaseTrainingOptions& options,
+                                                int run, uint64_t seed, int64_t train_images) {
+    return {{"run", std::to_string(run)},
+            {"seed", std::to_string(seed)},
+            {"dataset", dataset.name},
+            {"train_images", std::to_string(train_images)},
+            {"train_labels_crc32", std::to_string(crc32_z(0, reinterpret_cast<const Bytef*>(dataset.train.labels.data()),
+                                                          dataset.train.labels.size() * sizeof(dataset.train.labels[0])))},
+            {"batch_size", std::to_string(options.batch_size)},
+            {"epochs", std::to_string(options.epochs)},
+            {"snapshots_per_epoch", std::to_string(options.snapshots_per_epoch)},
+            {"learning_rate", float_text(options.sgd.learning_rate)},
+            {"momentum", float_text(options.sgd.momentum)},
+            {"weight_decay", float_text(options.sgd.weight_decay)}};
+}
+
+// The flag behind each setting, for the message when a resume does not match.
+std::string setting_flag(const std::string& key) {
+    if (key == "seed") return " (--random_seed)";
+    if (key == "dataset") return " (--dataset)";
+    if (key == "train_images" || key == "train_labels_crc32") return " (--data_dir)";
+    if (key == "epochs") return " (--training_epochs)";
+    if (key == "snapshots_per_epoch") return " (--snapshots_per_epoch)";
+    if (key == "learning_rate") return " (--base_learning_rate)";
+    return "";
+}
+
+// For --resume: the run's checkpoint, checked against this command and the run's index, with the
+// index cut back to it (a crash between the index and the checkpoint leaves one snapshot more)
+// and stray files removed. None when the run has no checkpoint yet: it starts afresh.
+std::optional<BaseCheckpoint> find_resume_point(const std::filesystem::path& dir,
+                                                const std::map<std::string, std::string>& settings, int run,
+                                                RunIndex& index) {
+    std::error_code error;
+    if (!std::filesystem::exists(base_checkpoint_path(dir), error)) {
+        if (std::filesystem::exists(dir, error))
+            std::fprintf(stderr, "run %d: no checkpoint in %s yet: starting the run afresh\n", run, dir.string().c_str());
+        return std::nullopt;
+    }
+    const std::string what = "cannot resume run " + std::to_string(run) + " from " +
+                             base_checkpoint_path(dir).string();
+    const std::string fresh = "start it afresh without --resume (which replaces its snapshots)";
+    remove_stale_temporaries(dir);
+    BaseCheckpoint checkpoint;
+    try {
+        checkpoint = read_base_checkpoint(dir);
+    } catch (const Error& e) {
+        TWP_FAIL(what << ": " << e.what() << "; " << fresh);
+    }
+    for (const auto& [key, value] : settings) {
+        const auto found = checkpoint.settings.find(key);
+        const std::string written = found == checkpoint.settings.end() ? "(none)" : found->second;
+        if (written != value)
+            TWP_FAIL(what << ": it was written with " << key << " " << written << setting_flag(key)
+                          << ", this command has " << value << ": resume with the flags the run was started with, or "
+                          << fresh);
+    }
+    if (!std::filesystem::exists(dir / "index.json", error))
+        TWP_FAIL(what << ": " << (dir / "index.json").string() << " is missing; " << fresh);
+    index = RunIndex::load(dir);
+    bool listed = false;
+    for (const SnapshotRecord& r : index.records())
+        listed = listed || (r.step == checkpoint.step && r.epoch == checkpoint.epoch &&
+                            r.batch_in_epoch == checkpoint.batch_in_epoch);
+    if (!listed)
+        TWP_FAIL(what << ": its step " << checkpoint.step << " is no snapshot of " << (dir / "index.json").string()
+                      << "; " << fresh);
+    index.truncate_after(checkpoint.step);
+    return checkpoint;
+}
+
+std::string value_text(double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", value);
+    return text;
+}
+
+int64_t first_non_finite(const float* values, int64_t count) {
+    for (int64_t i = 0; i < count; ++i)
+        if (!std::isfinite(values[i])) return i;
+    return -1;
+}
+
+// Where training stands, for the numerical fault message.
+struct FaultContext {
+    const BaseTrainingOptions& options;
+    const RunIndex& index;
+    int run;
+    int epoch;
+    int64_t batches_per_epoch;
+
+    [[noreturn]] void fail(int64_t step, const std::string& what) const {
+        const int64_t batch = step - (int64_t(epoch) - 1) * batches_per_epoch;
+        const std::string kept =
+            index.records().empty()
+                ? "no snapshot of this run had been written"
+                : "its last good snapshot, " + (index.directory() / index.records().back().file).string() +
+                      " (step " + std::to_string(index.records().back().step) + "), and those before it stay";
+        TWP_FAIL("run " << run << ", epoch " << epoch << ", step " << step << " (batch " << batch << " of "
+                        << batches_per_epoch << "): " << what << ". Training stopped: " << kept
+                        << ". The optimization diverged: try a lower learning rate (--base_learning_rate, now "
+                        << options.sgd.learning_rate << ")");
+    }
+};
+
 RunSummary train_run(Backend& backend, const Dataset& dataset, const DeviceImageSet& train,
                      const DeviceImageSet& test, const BaseTrainingOptions& options, int run) {
     const auto start_time = std::chrono::steady_clock::now();
@@ -68,8 +191,28 @@ RunSummary train_run(Backend& backend, const Dataset& dataset, const DeviceImage
     const int64_t batch = options.batch_size;
     const int64_t batches_per_epoch = (train.count + batch - 1) / batch;  // the last may be short
     const std::vector<int64_t> snapshot_after = snapshot_batches(batches_per_epoch, options.snapshots_per_epoch);
+    const std::filesystem::path dir = run_directory(options.snapshot_dir, run);
+    const std::map<std::string, std::string> settings = run_settings(dataset, options, run, seed, train.count);
 
-    RunIndex index = RunIndex::start_fresh(run_directory(options.snapshot_dir, run));
+    RunSummary summary;
+    summary.run = run;
+    summary.seed = seed;
+    summary.directory = dir;
+    RunIndex index(dir);
+    std::optional<BaseCheckpoint> resume;
+    if (options.resume) resume = find_resume_point(dir, settings, run, index);
+    if (resume && resume->complete) {
+        const SnapshotRecord& last = index.records().back();
+        std::fprintf(stderr, "run %d/%d: already complete (step %lld) in %s\n", run, options.num_runs,
+                     static_cast<long long>(resume->step), dir.string().c_str());
+        summary.snapshots = int(index.records().size());
+        summary.final_test = {last.test_loss, last.test_accuracy};
+        summary.already_complete = true;
+        summary.resumed_at_step = resume->step;
+        return summary;
+    }
+    if (!resume) index = RunIndex::start_fresh(dir);
+
     LeNet5 model(backend, std::max(batch, options.test_batch_size));
     model.initialize(seed);
     Buffer<float> momentum(backend, LeNet5::kParameterCount);
@@ -81,23 +224,66 @@ RunSummary train_run(Backend& backend, const Dataset& dataset, const DeviceImage
     Buffer<float> epoch_losses(backend, train.count);        // each sample's training loss
     Buffer<int32_t> epoch_correct(backend, train.count);
     std::vector<int32_t> host_order(train.count);
+    std::vector<float> host_losses(train.count);
     std::vector<float> parameters(LeNet5::kParameterCount);
     Rng shuffle_rng(seed, RngStream::kShuffle);
 
-    std::fprintf(stderr, "run %d/%d: seed %llu, %d epochs, snapshots per epoch: %zu -> %s\n", run,
-                 options.num_runs, static_cast<unsigned long long>(seed), options.epochs,
-                 snapshot_after.size(), index.directory().string().c_str());
-    Progress progress("run " + std::to_string(run), int64_t(options.epochs) * train.count, "img");
     int64_t step = 0;
+    int first_epoch = 1;
+    int64_t first_batch = 0;  // > 0: the first epoch continues from the checkpoint's order
     Evaluation last_test;
-    for (int epoch = 1; epoch <= options.epochs; ++epoch) {
-        // Fisher-Yates from the run's shuffle stream: a fresh order every epoch.
-        std::iota(host_order.begin(), host_order.end(), 0);
-        for (int64_t i = train.count - 1; i > 0; --i)
-            std::swap(host_order[i], host_order[shuffle_rng.below(uint32_t(i + 1))]);
+    if (resume) {
+        const BaseCheckpoint& c = *resume;
+        const int64_t done = std::min(c.batch_in_epoch * batch, train.count);
+        TWP_CHECK(shuffle_rng.set_state(c.shuffle) && c.batch_in_epoch <= batches_per_epoch &&
+                      (c.batch_in_epoch == batches_per_epoch ||
+                       (int64_t(c.epoch_order.size()) == train.count && int64_t(c.epoch_losses.size()) == done)),
+                  base_checkpoint_path(dir).string() << " does not fit this run's epochs; start the run afresh "
+                                                        "without --resume");
+        model.parameters().upload(c.parameters);
+        momentum.upload(c.momentum);
+        step = c.step;
+        last_test = {index.records().back().test_loss, index.records().back().test_accuracy};
+        if (c.batch_in_epoch < batches_per_epoch) {
+            first_epoch = c.epoch;
+            first_batch = c.batch_in_epoch;
+            host_order = c.epoch_order;
+            epoch_losses.upload(c.epoch_losses.data(), done);
+            epoch_correct.upload(c.epoch_correct.data(), done);
+        } else {
+            first_epoch = c.epoch + 1;
+        }
+        summary.resumed_at_step = step;
+    }
+    const int64_t images_before = (int64_t(first_epoch) - 1) * train.count + std::min(first_batch * batch, train.count);
+
+    if (resume)
+        std::fprintf(stderr, "run %d/%d: seed %llu, resuming at epoch %d, batch %lld (step %lld) -> %s\n", run,
+                     options.num_runs, static_cast<unsigned long long>(seed), first_epoch,
+                     static_cast<long long>(first_batch), static_cast<long long>(step), dir.string().c_str());
+    else
+        std::fprintf(stderr, "run %d/%d: seed %llu, %d epochs, snapshots per epoch: %zu -> %s\n", run,
+                     options.num_runs, static_cast<unsigned long long>(seed), options.epochs,
+                     snapshot_after.size(), dir.string().c_str());
+    Progress progress("run " + std::to_string(run), int64_t(options.epochs) * train.count - images_before, "img");
+    // On the CPU the losses are host memory: looking at each batch's right away costs nothing and
+    // stops a diverged run at once. A device backend looks at snapshots only (no per-step copies).
+    const bool check_each_step = options.check_each_step_on_host && backend.name() == "cpu";
+    for (int epoch = first_epoch; epoch <= options.epochs; ++epoch) {
+        const bool continuing = epoch == first_epoch && first_batch > 0;
+        if (!continuing) {
+            // Fisher-Yates from the run's shuffle stream: a fresh order every epoch.
+            std::iota(host_order.begin(), host_order.end(), 0);
+            for (int64_t i = train.count - 1; i > 0; --i)
+                std::swap(host_order[i], host_order[shuffle_rng.below(uint32_t(i + 1))]);
+        }
         order.upload(host_order);
+        const FaultContext fault{options, index, run, epoch, batches_per_epoch};
+        const int64_t epoch_step = (int64_t(epoch) - 1) * batches_per_epoch;  // steps before this epoch
+        const int64_t start_batch = continuing ? first_batch : 0;
         size_t next_snapshot = 0;
-        for (int64_t b = 0; b < batches_per_epoch; ++b) {
+        while (next_snapshot < snapshot_after.size() && snapshot_after[next_snapshot] < start_batch) ++next_snapshot;
+        for (int64_t b = start_batch; b < batches_per_epoch; ++b) {
             const int64_t first = b * batch, n = std::min(batch, train.count - first);
             const IndexTensor rows{order.data() + first, {n}};
             const Tensor images = batch_images.view({n, 1, 28, 28});
@@ -107,16 +293,39 @@ RunSummary train_run(Backend& backend, const Dataset& dataset, const DeviceImage
             model.forward(images);
             model.loss(labels, Tensor{epoch_losses.data() + first, {n}},
                        IndexTensor{epoch_correct.data() + first, {n}});
+            if (check_each_step) {
+                epoch_losses.download(host_losses.data() + first, n, first);
+                const int64_t bad = first_non_finite(host_losses.data() + first, n);
+                if (bad >= 0)
+                    fault.fail(step + 1, "the training loss became " + value_text(host_losses[first + bad]));
+            }
             model.backward(images, labels);
             backend.sgd_update(model.parameters().view(), model.gradients().view(), momentum.view(),
                                options.sgd);
             ++step;
-            if (options.show_progress) progress.update((epoch - 1) * train.count + first + n);
+            if (options.show_progress) progress.update((int64_t(epoch) - 1) * train.count + first + n - images_before);
 
             if (next_snapshot < snapshot_after.size() && snapshot_after[next_snapshot] == b) {
                 ++next_snapshot;
-                last_test = evaluate(backend, model, test, options.test_batch_size);
+                // Nothing non-finite reaches a snapshot: the losses of the epoch so far, the
+                // parameters and the test loss are looked at before anything is written.
+                const int64_t done = first + n;
+                epoch_losses.download(host_losses.data(), done);
+                if (const int64_t bad = first_non_finite(host_losses.data(), done); bad >= 0)
+                    fault.fail(epoch_step + bad / batch + 1,
+                               "the training loss became " + value_text(host_losses[bad]));
                 model.parameters().download(parameters.data(), LeNet5::kParameterCount);
+                if (const int64_t bad = first_non_finite(parameters.data(), LeNet5::kParameterCount); bad >= 0) {
+                    std::string name;
+                    for (const ParamEntry& e : LeNet5::layout().entries())
+                        if (bad >= e.offset && bad < e.offset + e.shape.numel()) name = e.name;
+                    fault.fail(step, "the parameters became non-finite (" + name + " holds " +
+                                         value_text(parameters[bad]) + ")");
+                }
+                last_test = evaluate(backend, model, test, options.test_batch_size);
+                if (!std::isfinite(last_test.loss))
+                    fault.fail(step, "the test loss became " + value_text(last_test.loss) +
+                                         " (the network's outputs overflow)");
                 SnapshotRecord record;
                 record.file = snapshot_file_name(epoch, b + 1);
                 record.run = run;
@@ -129,11 +338,31 @@ RunSummary train_run(Backend& backend, const Dataset& dataset, const DeviceImage
                 record.seed = seed;
                 record.dataset = dataset.name;
                 index.add(record, parameters);
+
+                BaseCheckpoint checkpoint;
+                checkpoint.settings = settings;
+                checkpoint.epoch = epoch;
+                checkpoint.batch_in_epoch = b + 1;
+                checkpoint.step = step;
+                checkpoint.shuffle = shuffle_rng.state();
+                checkpoint.complete = epoch == options.epochs && b + 1 == batches_per_epoch;
+                checkpoint.parameters = parameters;
+                checkpoint.momentum = momentum.download();
+                if (b + 1 < batches_per_epoch) {
+                    checkpoint.epoch_order = host_order;
+                    checkpoint.epoch_losses.assign(host_losses.begin(), host_losses.begin() + done);
+                    checkpoint.epoch_correct.resize(done);
+                    epoch_correct.download(checkpoint.epoch_correct.data(), done);
+                }
+                write_base_checkpoint(dir, checkpoint);
+                if (int(index.records().size()) == options.stop_after_snapshot)
+                    TWP_FAIL("run " << run << " stopped after snapshot " << options.stop_after_snapshot
+                                    << " as asked (stop_after_snapshot)");
             }
         }
-        const std::vector<float> losses = epoch_losses.download();
+        epoch_losses.download(host_losses.data(), train.count);
         const double train_loss =
-            std::accumulate(losses.begin(), losses.end(), 0.0) / double(train.count);
+            std::accumulate(host_losses.begin(), host_losses.end(), 0.0) / double(train.count);
         char line[200];
         std::snprintf(line, sizeof line,
                       "run %d epoch %d/%d: train loss %.4f, test loss %.4f, test accuracy %.2f%%",
@@ -142,15 +371,12 @@ RunSummary train_run(Backend& backend, const Dataset& dataset, const DeviceImage
     }
     if (options.show_progress) progress.finish();
 
-    RunSummary summary;
-    summary.run = run;
-    summary.seed = seed;
-    summary.directory = index.directory();
     summary.snapshots = int(index.records().size());
     summary.final_test = last_test;
     summary.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
-    summary.train_images_per_second = double(options.epochs) * double(train.count) / summary.seconds;
+    summary.train_images_per_second =
+        double(int64_t(options.epochs) * train.count - images_before) / summary.seconds;
     return summary;
 }
 

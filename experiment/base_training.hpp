@@ -5,6 +5,15 @@
 // records the test loss and accuracy measured at that moment (test batches of 1000).
 // Written against the Backend interface: the data lives in backend memory, uploaded once, and
 // each batch is gathered there from the epoch's shuffled order.
+//
+// Crashes: at every snapshot the run's full state goes to run_<r>/checkpoint.safetensors (see
+// snapshots.hpp), and with `resume` each run continues from it bit for bit (a run already
+// complete is skipped, a run without a checkpoint starts afresh). Numerical faults: a NaN or Inf
+// in a training loss, the parameters or the test loss stops training with twp::Error naming the
+// run, epoch and step, before any snapshot holding it is written. On the CPU backend each batch's
+// losses are looked at right away (they are host memory); on a device the losses of the epoch so
+// far and the parameters are looked at each snapshot, with no per-step copy to the host, and the
+// first non-finite loss still gives the exact step.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +36,12 @@ struct BaseTrainingOptions {
     int64_t test_batch_size = 1000;
     SgdConfig sgd;
     bool show_progress = true;
+    bool resume = false;  // continue each run from its checkpoint instead of starting afresh
+    // Whether each batch's losses are looked at right away where the backend's memory is the
+    // host's (the CPU); false looks at snapshots only, as on a device.
+    bool check_each_step_on_host = true;
+    int stop_after_snapshot = 0;  // > 0: throw twp::Error once a run's N-th snapshot and its
+                                  // checkpoint are written, as a crash would (how tests interrupt)
 };
 
 struct Evaluation {
@@ -40,8 +55,10 @@ struct RunSummary {
     std::filesystem::path directory;
     int snapshots = 0;
     Evaluation final_test;
-    double seconds = 0;
-    double train_images_per_second = 0;
+    double seconds = 0;                  // spent in this process
+    double train_images_per_second = 0;  // images trained in this process / seconds
+    bool already_complete = false;       // resume found the run finished: nothing was trained
+    int64_t resumed_at_step = 0;         // resume continued the run from this step (0: from the start)
 };
 
 // A dataset split in backend memory: images [count, 1, 28, 28] and labels [count].

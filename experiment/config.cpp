@@ -91,6 +91,10 @@ Config parse_args(const std::vector<std::string>& args) {
              if (v.empty()) throw UsageError("--snapshot_dir is empty");
              config.snapshot_dir = v;
          }},
+        {"--base_learning_rate",
+         [&](const std::string& v) {
+             config.base_learning_rate = parse_real("--base_learning_rate", v, 0, 1e3, true);
+         }},
         {"--data_dir",
          [&](const std::string& v) {
              if (v.empty()) throw UsageError("--data_dir is empty");
@@ -144,6 +148,8 @@ Config parse_args(const std::vector<std::string>& args) {
             config.no_cuda = true;
         } else if (flag == "--apply_pca" && !has_value) {
             config.apply_pca = true;
+        } else if (flag == "--resume" && !has_value) {
+            config.resume = true;
         } else if (flag == "--standardize" && !has_value) {
             config.standardize = true;
         } else if (flag == "--train_base" && !has_value) {
@@ -160,6 +166,9 @@ Config parse_args(const std::vector<std::string>& args) {
     }
     // As the reference: the legacy flag turns the default full mode into train_base.
     if (legacy_train_base && config.mode == "full") config.mode = "train_base";
+    if (config.resume && config.mode != "full" && config.mode != "train_base" && config.mode != "train_predictor")
+        throw UsageError("--resume continues an interrupted train_base, train_predictor or full run; --mode " +
+                         config.mode + " trains nothing");
     return config;
 }
 
@@ -185,6 +194,9 @@ base training (the reference project's flags and defaults):
   --num_runs N            independent runs; run r is seeded random_seed+r-1     [3]
   --random_seed N         seed of run 1 (and of the predictor)                  [42]
   --snapshot_dir DIR      runs live in DIR/training_runs/run_<r>/               [./data/snapshots]
+                          (one twp at a time writes there: DIR/.twp.lock)
+  --base_learning_rate LR SGD's learning rate, fixed in the reference (momentum
+                          0.9, weight decay 5e-4)                               [0.005]
   --train_base            legacy spelling of --mode train_base
 predictor (the reference's flags and defaults):
   --sequence_length K     snapshots in a window                                 [3]
@@ -206,6 +218,16 @@ beyond the reference (off by default):
   --target next|delta     predict the next snapshot, or its difference to the last  [next]
   --standardize           scale PCA scores by their train mean and std for the model
   --max_width N           refuse transformers wider than N                      [4096]
+resuming after a crash:
+  --resume                with train_base or full: continue each run from the checkpoint
+                          taken with its last snapshot (runs already complete are skipped,
+                          runs not started start afresh); with train_predictor or full: continue
+                          the most recent unfinished predictor training under --results_dir in
+                          its own folder. Give the same flags as the interrupted command: the
+                          result is bit for bit what it would have been without the crash.
+                          Base runs are checkpointed at every snapshot, the predictor at most
+                          every 30 s and after its last epoch. Without --resume, base
+                          training starts afresh and replaces the snapshots in --snapshot_dir.
 data and machine:
   --dataset NAME          mnist | fashion-mnist                                 [mnist]
   --data_dir DIR          IDX files (raw or .gz)                                [data/<dataset>]

@@ -25,6 +25,7 @@ struct Config {
     int num_runs = 3;
     uint64_t random_seed = 42;  // run r uses random_seed + r - 1
     std::string snapshot_dir = "./data/snapshots";
+    double base_learning_rate = 0.005;  // SGD's, as the reference hard-codes it
     // The predictor pipeline, as the reference.
     int64_t sequence_length = 3;
     double train_split = 0.5;
@@ -48,6 +49,7 @@ struct Config {
     // Ours.
     std::string dataset = "mnist";  // mnist|fashion-mnist
     std::string data_dir;           // default: data/<dataset>
+    bool resume = false;  // continue an interrupted train_base / train_predictor / full run
     bool no_cuda = false;
     int threads = 0;  // CPU threads; 0 = all cores
     bool help = false;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <optional>
@@ -18,6 +19,7 @@
 #include "experiment/mnist.hpp"
 #include "experiment/predictor.hpp"
 #include "experiment/results.hpp"
+#include "experiment/snapshots.hpp"
 #include "experiment/weight_dataset.hpp"
 
 namespace twp {
@@ -105,6 +107,10 @@ int run(const Config& config) {
     if (!config.model_path.empty() && config.mode != "full" && config.mode != "train_base" &&
         config.mode != "train_predictor")
         loaded = load_predictor(config.model_path);
+    // One writer per snapshot folder: a second twp pointed at it is refused before it writes.
+    std::optional<FolderLock> snapshot_lock;
+    if (config.mode == "full" || config.mode == "train_base")
+        snapshot_lock.emplace(config.snapshot_dir, "wait for it or use another --snapshot_dir");
     const std::string device_note = report_devices(config);
     CpuBackend backend(config.threads);
     std::fprintf(stderr, "twp: backend %s\n", backend.description().c_str());
@@ -121,14 +127,23 @@ int run(const Config& config) {
         options.num_runs = config.num_runs;
         options.random_seed = config.random_seed;
         options.snapshot_dir = config.snapshot_dir;
+        options.sgd.learning_rate = float(config.base_learning_rate);
+        options.resume = config.resume;
         results.base_runs = train_base(backend, dataset, options);
         results.stage_seconds.push_back({"base_training", seconds_since(start)});
         std::printf("Base training done: %d run%s of %d epochs on %s.\n", config.num_runs,
                     config.num_runs > 1 ? "s" : "", config.training_epochs, dataset.name.c_str());
-        for (const RunSummary& r : results.base_runs)
-            std::printf("  run %d (seed %llu): final test accuracy %.2f%%, loss %.4f, %d snapshots, %.0f s (%.0f img/s)\n",
-                        r.run, static_cast<unsigned long long>(r.seed), r.final_test.accuracy, r.final_test.loss,
-                        r.snapshots, r.seconds, r.train_images_per_second);
+        for (const RunSummary& r : results.base_runs) {
+            std::printf("  run %d (seed %llu): final test accuracy %.2f%%, loss %.4f, %d snapshots, ", r.run,
+                        static_cast<unsigned long long>(r.seed), r.final_test.accuracy, r.final_test.loss, r.snapshots);
+            if (r.already_complete)
+                std::printf("already complete (--resume)\n");
+            else if (r.resumed_at_step > 0)
+                std::printf("resumed at step %lld, %.0f s (%.0f img/s)\n", static_cast<long long>(r.resumed_at_step),
+                            r.seconds, r.train_images_per_second);
+            else
+                std::printf("%.0f s (%.0f img/s)\n", r.seconds, r.train_images_per_second);
+        }
         std::printf("Snapshots: %s (one index.json per run lists them in training order)\n",
                     (std::filesystem::path(config.snapshot_dir) / "training_runs").string().c_str());
         if (config.mode == "train_base") return 0;
@@ -159,8 +174,27 @@ int run(const Config& config) {
                      static_cast<long long>(data.space.raw_dim), static_cast<long long>(data.space.dim()), explained);
     }
 
-    const std::filesystem::path dir = create_experiment_dir(config.results_dir);
-    write_config(dir, config, backend.description(), device_note);
+    // --resume continues the most recent unfinished predictor training in its own folder.
+    std::filesystem::path dir;
+    if (config.resume && trains_predictor(config.mode)) {
+        dir = find_unfinished_experiment(config.results_dir);
+        if (dir.empty())
+            std::fprintf(stderr, "twp: --resume: no unfinished predictor training under %s: starting a new experiment\n",
+                         config.results_dir.c_str());
+        else
+            std::fprintf(stderr, "twp: --resume: continuing the predictor training of %s\n", dir.string().c_str());
+    }
+    const bool resuming = !dir.empty();
+    if (!resuming) dir = create_experiment_dir(config.results_dir);
+    // A folder whose predictor is being trained has one writer: a second --resume is refused.
+    std::optional<FolderLock> experiment_lock;
+    if (trains_predictor(config.mode)) experiment_lock.emplace(dir, "wait for it, or start a new experiment without --resume");
+    if (resuming) {
+        for (const char* sub : {"", "models", "plots"}) remove_stale_temporaries(dir / sub);
+    } else {
+        write_config(dir, config, backend.description(), device_note);
+    }
+    const std::filesystem::path checkpoint = predictor_checkpoint_path(dir);
     std::vector<float> parameters;
     if (loaded) {
         results.model = loaded->config;
@@ -177,6 +211,9 @@ int run(const Config& config) {
         options.seed = config.random_seed;
         options.delta_target = config.target == "delta";
         options.model = model_config(config, data.space.dim());
+        options.checkpoint_path = checkpoint;
+        options.resume = resuming;
+        if (const char* stop = std::getenv("TWP_TEST_STOP_AFTER_PREDICTOR_EPOCH")) options.stop_after_epoch = std::atoi(stop);
         std::fprintf(stderr, "twp: transformer %lld wide, %d heads, %d layers, feed-forward %lld, %zu train and %zu test windows\n",
                      static_cast<long long>(options.model.dim), options.model.heads, options.model.layers,
                      static_cast<long long>(options.model.feedforward), data.train_windows.size(), data.test_windows.size());
@@ -215,6 +252,10 @@ int run(const Config& config) {
     }
     write_results(dir, results);
     write_plots(dir, results);
+    // The experiment is complete: its predictor checkpoint no longer marks it unfinished.
+    std::error_code error;
+    std::filesystem::remove(checkpoint, error);
+    if (error) TWP_FAIL("cannot remove " << checkpoint.string() << ": " << error.message());
     std::fputs(summary_text(results).c_str(), stdout);
     std::printf("Results: %s\n", dir.string().c_str());
     return 0;

@@ -3,6 +3,9 @@
 //   -> optionally standardized scores (the "model space" the transformer sees);
 // - PredictorData: every run's snapshots in PCA space and model space, and the train/test windows;
 // - train_predictor: Adam on MSE, shuffled batches, test MSE every epoch, best and last checkpoints;
+//   its whole state goes to a PredictorCheckpoint after the last epoch and at most every
+//   checkpoint_seconds, from which an interrupted training continues bit for bit; a NaN or Inf
+//   in a loss or the parameters stops it with twp::Error naming the epoch and step;
 // - Predictor: a trained model for inference, predicting the next snapshot in PCA space.
 // Targets: "next" (the reference: the model outputs the next snapshot) or "delta" (the model
 // outputs next - last, added back to the last input).
@@ -17,6 +20,7 @@
 
 #include "engine/backend.hpp"
 #include "engine/pca.hpp"
+#include "engine/random.hpp"
 #include "experiment/transformer.hpp"
 #include "experiment/weight_dataset.hpp"
 
@@ -45,6 +49,15 @@ struct PredictorOptions {
     bool delta_target = false;
     TransformerConfig model;  // dim and sequence_length are filled from the data
     bool show_progress = true;
+    // When not empty, a checkpoint is written there (atomically, predictor_checkpoint_path())
+    // after the last epoch, and after any epoch that ends checkpoint_seconds or more after the
+    // previous checkpoint: a crash loses at most that much training, and a wide model (four
+    // parameter-sized tensors per checkpoint) does not spend its time writing them every epoch.
+    std::filesystem::path checkpoint_path;
+    double checkpoint_seconds = 30;
+    bool resume = false;       // continue from checkpoint_path, which must exist
+    int stop_after_epoch = 0;  // > 0: throw twp::Error once that epoch's checkpoint is written, as
+                               // a crash would stop it (how tests interrupt a training)
 };
 
 // Every run's snapshots in PCA space (scores) and model space, plus the windows.
@@ -80,6 +93,31 @@ struct TrainedPredictor {
 
 TrainedPredictor train_predictor(Backend& backend, const PredictorData& data,
                                  const PredictorOptions& options);
+
+// Predictor training's state after an epoch: models/predictor_checkpoint.safetensors in the
+// experiment folder. Tensors: parameters, adam_m, adam_v, best_parameters [parameter count] (F32),
+// train_order [train windows] (I64, permuted in place every epoch), train_loss and test_loss
+// [epochs done] (F64). Metadata: the settings (what the training is; a resume must match them,
+// data_crc32 included, a checksum of the model-space snapshots and windows), epoch, step,
+// dropout_counter, the shuffle Rng's position and used words, best_epoch, best_test_loss.
+// The checkpoint stays until the experiment's results are written, so its presence marks an
+// unfinished experiment; one of epoch == epochs holds a finished training.
+struct PredictorCheckpoint {
+    std::map<std::string, std::string> settings;
+    int epoch = 0;               // epochs done
+    int64_t step = 0;            // Adam steps done
+    uint64_t dropout_counter = 0;
+    RngState shuffle;
+    std::vector<int64_t> train_order;
+    std::vector<float> parameters, adam_m, adam_v, best_parameters;
+    PredictorHistory history;    // seconds is not kept
+};
+std::filesystem::path predictor_checkpoint_path(const std::filesystem::path& experiment_dir);
+void save_predictor_checkpoint(const std::filesystem::path& path, const PredictorCheckpoint& checkpoint);
+PredictorCheckpoint load_predictor_checkpoint(const std::filesystem::path& path);
+// The experiment folder under results_dir whose predictor checkpoint was written last (the most
+// recent unfinished training), or an empty path when none has one.
+std::filesystem::path find_unfinished_experiment(const std::filesystem::path& results_dir);
 
 // Inference with fixed parameters.
 class Predictor {

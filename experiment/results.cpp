@@ -1,13 +1,18 @@
 // Writing the results folder; see results.hpp.
 #include "experiment/results.hpp"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "engine/atomic_file.hpp"
+#include "engine/error.hpp"
 #include "experiment/plot.hpp"
 
 namespace twp {
@@ -60,9 +65,18 @@ std::filesystem::path create_experiment_dir(const std::filesystem::path& results
     char stamp[32];
     std::strftime(stamp, sizeof stamp, "experiment_%Y%m%d_%H%M%S", &local);
     create_directories_checked(results_dir);
+    // mkdir claims the name atomically: it fails with EEXIST when the folder exists, even when
+    // another twp created it this very second, so two experiments never share a folder and
+    // existing results are never written into.
     std::filesystem::path dir = results_dir / stamp;
-    for (int suffix = 2; std::filesystem::exists(dir); ++suffix)
+    for (int suffix = 2; ::mkdir(dir.c_str(), 0755) != 0; ++suffix) {
+        const int error_number = errno;
+        if (error_number != EEXIST)
+            TWP_FAIL("cannot create the experiment folder '" << dir.string() << "': "
+                     << std::strerror(error_number) << "; check that --results_dir "
+                     << results_dir.string() << " is writable and has free space");
         dir = results_dir / (std::string(stamp) + "_" + std::to_string(suffix));
+    }
     create_directories_checked(dir / "models");
     create_directories_checked(dir / "plots");
     return dir;

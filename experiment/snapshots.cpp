@@ -1,10 +1,17 @@
 // Snapshot files and the per-run index; layout in snapshots.hpp.
 #include "experiment/snapshots.hpp"
 
+#include <cerrno>
+#include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "engine/atomic_file.hpp"
 #include "engine/error.hpp"
@@ -16,6 +23,45 @@ namespace {
 
 constexpr const char* kIndexName = "index.json";
 constexpr const char* kIndexFormat = "twp-snapshot-index/1";
+constexpr const char* kCheckpointName = "checkpoint.safetensors";
+constexpr const char* kCheckpointFormat = "twp-base-checkpoint/1";
+constexpr const char* kLockName = ".twp.lock";
+
+// "epoch_<EEE>_batch_<BBBBB>.safetensors": a name only base training writes.
+bool is_snapshot_name(const std::string& name) {
+    const std::string suffix = ".safetensors";
+    return name.rfind("epoch_", 0) == 0 && name.find("_batch_") != std::string::npos &&
+           name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Removes the snapshot files of `run_dir` that `keep` does not list.
+void remove_unlisted_snapshots(const std::filesystem::path& run_dir, const std::vector<SnapshotRecord>& keep) {
+    std::error_code error;
+    std::vector<std::filesystem::path> stray;
+    for (const auto& entry : std::filesystem::directory_iterator(run_dir, error)) {
+        const std::string name = entry.path().filename().string();
+        if (!is_snapshot_name(name)) continue;
+        bool listed = false;
+        for (const SnapshotRecord& r : keep) listed = listed || r.file == name;
+        if (!listed) stray.push_back(entry.path());
+    }
+    for (const std::filesystem::path& path : stray) {
+        std::filesystem::remove(path, error);
+        if (error) TWP_FAIL("cannot remove " << path.string() << ": " << error.message());
+    }
+}
+
+template <class T>
+T metadata_number(const SafetensorsFile& file, const std::string& key) {
+    const auto it = file.metadata.find(key);
+    if (it == file.metadata.end()) TWP_FAIL(file.source << " has no '" << key << "' in its metadata");
+    T value{};
+    const std::string& text = it->second;
+    const auto [stop, status] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (status != std::errc() || stop != text.data() + text.size() || text.empty())
+        TWP_FAIL(file.source << ": metadata '" << key << "' is not a number: '" << text << "'");
+    return value;
+}
 
 // Metadata values are strings in safetensors; doubles are written with full precision.
 std::string exact(double value) {
@@ -119,18 +165,28 @@ RunIndex RunIndex::load(const std::filesystem::path& run_dir) {
 
 RunIndex RunIndex::start_fresh(const std::filesystem::path& run_dir) {
     create_directories_checked(run_dir);
-    const std::filesystem::path index_path = run_dir / kIndexName;
-    if (std::filesystem::exists(index_path)) {
-        // The index goes first: a crash in between leaves stray files, never an index that lists
-        // snapshots of two different trainings.
-        const RunIndex previous = load(run_dir);
+    // The checkpoint goes first, then the index: a crash in between leaves an index without a
+    // checkpoint (which --resume starts afresh) or stray files, never a checkpoint or an index
+    // that describes snapshots of two different trainings.
+    for (const char* name : {kCheckpointName, kIndexName}) {
         std::error_code error;
-        std::filesystem::remove(index_path, error);
-        if (error) TWP_FAIL("cannot remove " << index_path.string() << ": " << error.message());
-        for (const SnapshotRecord& r : previous.records())
-            std::filesystem::remove(run_dir / r.file, error);  // already gone is fine
+        std::filesystem::remove(run_dir / name, error);
+        if (error) TWP_FAIL("cannot remove " << (run_dir / name).string() << ": " << error.message());
     }
+    remove_unlisted_snapshots(run_dir, {});
+    remove_stale_temporaries(run_dir);
     return RunIndex(run_dir);
+}
+
+void RunIndex::truncate_after(int64_t step) {
+    size_t keep = 0;
+    while (keep < records_.size() && records_[keep].step <= step) ++keep;
+    if (keep < records_.size()) {
+        records_.resize(keep);
+        save();  // before the files go: the index never lists a missing file
+    }
+    remove_unlisted_snapshots(run_dir_, records_);
+    remove_stale_temporaries(run_dir_);
 }
 
 void RunIndex::add(const SnapshotRecord& record, const std::vector<float>& parameters) {
@@ -152,6 +208,138 @@ void RunIndex::save() const {
     j["snapshots"] = nlohmann::ordered_json::array();
     for (const SnapshotRecord& r : records_) j["snapshots"].push_back(to_json(r));
     write_file_atomically(run_dir_ / kIndexName, j.dump(2) + "\n");
+}
+
+int remove_stale_temporaries(const std::filesystem::path& directory) {
+    std::error_code error;
+    std::vector<std::filesystem::path> stale;
+    for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
+        const std::string name = entry.path().filename().string();
+        if (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0 && entry.is_regular_file(error))
+            stale.push_back(entry.path());
+    }
+    for (const std::filesystem::path& path : stale) {
+        std::filesystem::remove(path, error);
+        if (error) TWP_FAIL("cannot remove the stale temporary file " << path.string() << ": " << error.message());
+    }
+    return int(stale.size());
+}
+
+// ---- the run checkpoint ----
+
+std::filesystem::path base_checkpoint_path(const std::filesystem::path& run_dir) {
+    return run_dir / kCheckpointName;
+}
+
+void write_base_checkpoint(const std::filesystem::path& run_dir, const BaseCheckpoint& c) {
+    const int64_t n = LeNet5::kParameterCount;
+    TWP_CHECK(int64_t(c.parameters.size()) == n && int64_t(c.momentum.size()) == n,
+              "checkpoint: parameters and momentum must hold " << n << " values");
+    TWP_CHECK(c.epoch_losses.size() == c.epoch_correct.size(), "checkpoint: losses and hits differ in length");
+    SafetensorsFile file;
+    file.tensors.push_back(make_f32_tensor("parameters", {n}, c.parameters.data()));
+    file.tensors.push_back(make_f32_tensor("momentum", {n}, c.momentum.data()));
+    if (!c.epoch_order.empty()) {
+        const int64_t done = int64_t(c.epoch_losses.size());
+        file.tensors.push_back(make_i32_tensor("epoch_order", {int64_t(c.epoch_order.size())}, c.epoch_order.data()));
+        file.tensors.push_back(make_f32_tensor("epoch_losses", {done}, c.epoch_losses.data()));
+        file.tensors.push_back(make_i32_tensor("epoch_correct", {done}, c.epoch_correct.data()));
+    }
+    file.metadata = c.settings;
+    file.metadata["format"] = kCheckpointFormat;
+    file.metadata["epoch"] = std::to_string(c.epoch);
+    file.metadata["batch_in_epoch"] = std::to_string(c.batch_in_epoch);
+    file.metadata["step"] = std::to_string(c.step);
+    file.metadata["shuffle_position"] = std::to_string(c.shuffle.position);
+    file.metadata["shuffle_used"] = std::to_string(c.shuffle.used);
+    file.metadata["complete"] = c.complete ? "true" : "false";
+    save_safetensors(run_dir / kCheckpointName, file);
+}
+
+BaseCheckpoint read_base_checkpoint(const std::filesystem::path& run_dir) {
+    const SafetensorsFile file = load_safetensors(run_dir / kCheckpointName);
+    const std::string& source = file.source;
+    const auto format = file.metadata.find("format");
+    TWP_CHECK(format != file.metadata.end() && format->second == kCheckpointFormat,
+              source << " is not a twp base training checkpoint");
+    BaseCheckpoint c;
+    c.settings = file.metadata;
+    for (const char* key : {"format", "epoch", "batch_in_epoch", "step", "shuffle_position", "shuffle_used", "complete"})
+        c.settings.erase(key);
+    c.epoch = metadata_number<int>(file, "epoch");
+    c.batch_in_epoch = metadata_number<int64_t>(file, "batch_in_epoch");
+    c.step = metadata_number<int64_t>(file, "step");
+    c.shuffle.position = metadata_number<uint64_t>(file, "shuffle_position");
+    c.shuffle.used = metadata_number<int>(file, "shuffle_used");
+    const auto complete = file.metadata.find("complete");
+    c.complete = complete != file.metadata.end() && complete->second == "true";
+    TWP_CHECK(c.epoch >= 1 && c.batch_in_epoch >= 1 && c.step >= c.batch_in_epoch,
+              source << ": epoch " << c.epoch << ", batch " << c.batch_in_epoch << ", step " << c.step
+                     << " is no point a run can be at");
+
+    const int64_t n = LeNet5::kParameterCount;
+    const auto floats = [&](const char* name, int64_t count) {
+        const TensorRecord& t = file.at(name);
+        TWP_CHECK(t.dtype == DType::F32 && (count < 0 || t.numel() == count),
+                  source << ": tensor " << name << " is not F32 of " << count << " values");
+        return std::vector<float>(t.f32(), t.f32() + t.numel());
+    };
+    const auto ints = [&](const char* name) {
+        const TensorRecord& t = file.at(name);
+        TWP_CHECK(t.dtype == DType::I32, source << ": tensor " << name << " is not I32");
+        return std::vector<int32_t>(t.i32(), t.i32() + t.numel());
+    };
+    c.parameters = floats("parameters", n);
+    c.momentum = floats("momentum", n);
+    if (file.find("epoch_order")) {
+        c.epoch_order = ints("epoch_order");
+        c.epoch_losses = floats("epoch_losses", -1);
+        c.epoch_correct = ints("epoch_correct");
+        const int64_t count = int64_t(c.epoch_order.size());
+        TWP_CHECK(c.epoch_losses.size() == c.epoch_correct.size() && int64_t(c.epoch_losses.size()) <= count,
+                  source << ": the epoch's losses and hits do not fit its order");
+        std::vector<bool> seen(count, false);
+        for (const int32_t row : c.epoch_order) {
+            TWP_CHECK(row >= 0 && row < count && !seen[row], source << ": epoch_order is not a permutation");
+            seen[row] = true;
+        }
+    }
+    return c;
+}
+
+// ---- the folder lock ----
+
+FolderLock::FolderLock(const std::filesystem::path& directory, const std::string& hint) {
+    create_directories_checked(directory);
+    const std::filesystem::path path = directory / kLockName;
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) {
+        const int error_number = errno;
+        TWP_FAIL("cannot create the lock file " << path.string() << ": " << std::strerror(error_number)
+                                                << "; check that the folder is writable");
+    }
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+        const int error_number = errno;
+        char owner[32] = {};
+        const ssize_t got = ::pread(fd_, owner, sizeof owner - 1, 0);
+        ::close(fd_);
+        fd_ = -1;
+        if (error_number != EWOULDBLOCK)
+            TWP_FAIL("cannot lock " << path.string() << ": " << std::strerror(error_number));
+        long pid = 0;
+        const bool known = got > 0 && std::sscanf(owner, "%ld", &pid) == 1 && pid > 0;
+        TWP_FAIL("another twp process" << (known ? " (pid " + std::to_string(pid) + ")" : std::string())
+                                       << " is writing to " << directory.string() << "; " << hint);
+    }
+    // The owner's PID, for the message above; a lock without it still works.
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd_, 0) == 0 && ::pwrite(fd_, pid.data(), pid.size(), 0) < 0) {
+        // best effort: the lock itself is what matters
+    }
+}
+
+FolderLock::~FolderLock() {
+    if (fd_ >= 0) ::close(fd_);  // releases the flock
 }
 
 }  // namespace twp

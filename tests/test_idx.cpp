@@ -9,6 +9,7 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/error.hpp"
@@ -446,4 +447,31 @@ TEST_CASE("load_dataset finds, checks and reports data files", "[idx]") {
                                 Contains("same image size") &&
                                 Contains(dir.file("t10k-images-idx3-ubyte.gz")));
     }
+}
+
+TEST_CASE("IDX decoders read file bytes held in memory, raw or gzip", "[idx]") {
+    TempDir dir;
+    const Bytes pixels = pattern_pixels(2 * 3 * 4);
+    const Bytes images_raw = images_bytes(2, 3, 4, pixels);
+    write_gzip(dir.file("images.gz"), images_raw);
+    write_gzip(dir.file("labels.gz"), labels_bytes({4, 2}));
+    auto view = [](const Bytes& bytes) {
+        return std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    };
+
+    for (const Bytes& stored : {images_raw, read_file(dir.file("images.gz"))}) {
+        const twp::IdxImages images = twp::decode_idx_images(view(stored), "in-memory");
+        CHECK(images.count == 2);
+        CHECK(images.rows == 3);
+        CHECK(images.cols == 4);
+        CHECK(images.pixels == pixels);
+    }
+    CHECK(twp::decode_idx_labels(view(read_file(dir.file("labels.gz"))), "mem") == Bytes{4, 2});
+    REQUIRE_THROWS_WITH(twp::decode_idx_labels(view(Bytes{0, 0, 8}), "labels in memory"),
+                        Contains("'labels in memory'") && Contains("has 3 byte"));
+    // A gzip file that claims billions of images but inflates to a few bytes must fail as
+    // truncated without allocating what it claims.
+    write_gzip(dir.file("huge-claim.gz"), images_bytes(0xffffffffu, 4096, 4096, pixels));
+    REQUIRE_THROWS_WITH(twp::decode_idx_images(view(read_file(dir.file("huge-claim.gz"))), "gz"),
+                        Contains("(gzip) is truncated") && Contains("has 40"));
 }

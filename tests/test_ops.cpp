@@ -12,56 +12,13 @@
 #include "engine/buffer.hpp"
 #include "engine/cpu/ops.hpp"
 #include "engine/cpu_backend.hpp"
-#include "tests/check.hpp"
+#include "tests/backend_check.hpp"
 
 using namespace twp;
-using test::random_vector;
+using namespace twp::test;
 
 namespace {
 
-CpuBackend& backend() {
-    static CpuBackend instance;
-    return instance;
-}
-
-template <class T>
-Buffer<T> to_backend(const std::vector<T>& host) {
-    Buffer<T> buffer(backend(), int64_t(host.size()));
-    buffer.upload(host);
-    return buffer;
-}
-
-template <class T>
-Buffer<T> poisoned(int64_t count) {
-    std::vector<T> host(count);
-    if constexpr (std::is_floating_point_v<T>) test::poison(host);
-    else std::fill(host.begin(), host.end(), -7);
-    return to_backend(host);
-}
-
-std::vector<float> as_float(const std::vector<double>& v) { return {v.begin(), v.end()}; }
-
-// Central differences of f at every element of `values` (changed in place and restored).
-std::vector<double> numeric_gradient(std::vector<double>& values, const std::function<double()>& f,
-                                     double eps = 1e-5) {
-    std::vector<double> grad(values.size());
-    for (size_t i = 0; i < values.size(); ++i) {
-        const double saved = values[i];
-        values[i] = saved + eps;
-        const double plus = f();
-        values[i] = saved - eps;
-        const double minus = f();
-        values[i] = saved;
-        grad[i] = (plus - minus) / (2 * eps);
-    }
-    return grad;
-}
-
-double dot(const std::vector<double>& a, const std::vector<double>& b) {
-    double sum = 0;
-    for (size_t i = 0; i < a.size(); ++i) sum += a[i] * b[i];
-    return sum;
-}
 
 // ---- naive references ----
 std::vector<double> conv2d_reference(const std::vector<double>& x, const std::vector<double>& w,

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -19,10 +21,13 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <zlib.h>
 
 #include "engine/atomic_file.hpp"
 #include "engine/error.hpp"
 #include "engine/safetensors.hpp"
+#include "experiment/lenet5.hpp"
+#include "experiment/snapshots.hpp"
 
 namespace {
 
@@ -117,7 +122,11 @@ TEST_CASE("safetensors round trip through a file keeps names, order, dtypes, sha
     CHECK(dir.entries() == std::vector<std::string>{"model.safetensors"});  // no temp left
 
     const twp::SafetensorsFile loaded = twp::load_safetensors(path);
-    CHECK(loaded.metadata == original.metadata);
+    // The metadata given, plus the data checksum save_safetensors adds (verified by the load).
+    std::map<std::string, std::string> expected_metadata = original.metadata;
+    REQUIRE(loaded.metadata.count("twp.crc32") == 1);
+    expected_metadata["twp.crc32"] = loaded.metadata.at("twp.crc32");
+    CHECK(loaded.metadata == expected_metadata);
     CHECK(loaded.source == path.string());
     REQUIRE(loaded.tensors.size() == original.tensors.size());
     for (size_t i = 0; i < original.tensors.size(); ++i) {
@@ -143,7 +152,7 @@ TEST_CASE("safetensors round trip through a file keeps names, order, dtypes, sha
     uint64_t header_length = 0;
     std::memcpy(&header_length, bytes.data(), 8);
     CHECK((8 + header_length) % 8 == 0);
-    CHECK(bytes == twp::encode_safetensors(original));
+    CHECK(bytes == twp::encode_safetensors(original, twp::Checksum::always));
 }
 
 TEST_CASE("safetensors byte layout matches the specification", "[safetensors]") {
@@ -447,4 +456,280 @@ TEST_CASE("create_directories_checked creates nested directories and explains fa
                         Contains(file.string()) && Contains("directory"));
     REQUIRE_THROWS_WITH(twp::create_directories_checked(file / "sub"),
                         Contains("cannot create directory") && Contains((file / "sub").string()));
+}
+
+namespace {
+
+// The data buffer of a safetensors image (everything after the header), and its CRC-32 computed
+// here with zlib directly, independently of twp::crc32_hex.
+std::string data_buffer(const std::string& bytes) {
+    REQUIRE(bytes.size() >= 8);
+    uint64_t n = 0;
+    std::memcpy(&n, bytes.data(), 8);
+    REQUIRE(8 + n <= bytes.size());
+    return bytes.substr(8 + n);
+}
+
+std::string zlib_crc32_hex(const std::string& data) {
+    const uLong crc = ::crc32(0L, reinterpret_cast<const Bytef*>(data.data()),
+                              static_cast<uInt>(data.size()));
+    char text[9];
+    std::snprintf(text, sizeof text, "%08lx", crc);
+    return text;
+}
+
+// A small file with two dtypes, as save_safetensors writes it.
+twp::SafetensorsFile small_model() {
+    const std::vector<float> weight = {0.25f, -1.5f, 2.0f, 8.0f, -0.125f, 3.5f};
+    const std::vector<int32_t> counts = {1, 2, 3};
+    twp::SafetensorsFile file;
+    file.tensors.push_back(twp::make_f32_tensor("w", {2, 3}, weight.data()));
+    file.tensors.push_back(twp::make_i32_tensor("n", {3}, counts.data()));
+    file.metadata = {{"format", "test"}};
+    return file;
+}
+
+// A LeNet-5 snapshot with distinct values, written the way base training writes them.
+std::vector<float> snapshot_parameters() {
+    std::vector<float> parameters(twp::LeNet5::kParameterCount);
+    for (size_t i = 0; i < parameters.size(); ++i) parameters[i] = float(i % 97) * 0.01f - 0.5f;
+    return parameters;
+}
+
+twp::SnapshotRecord snapshot_record() {
+    twp::SnapshotRecord record;
+    record.file = twp::snapshot_file_name(1, 1875);
+    record.run = 1;
+    record.epoch = 1;
+    record.step = 1875;
+    record.batch_in_epoch = 1875;
+    record.epoch_fraction = 1.0;
+    record.test_accuracy = 97.5;
+    record.test_loss = 0.08;
+    record.seed = 42;
+    record.dataset = "mnist";
+    return record;
+}
+
+}  // namespace
+
+TEST_CASE("save_safetensors stores a CRC-32 of the data as 8 lowercase hex digits", "[safetensors]") {
+    TempDir dir("st_crc");
+    const fs::path path = dir.path / "model.safetensors";
+    twp::save_safetensors(path, small_model());
+    const std::string bytes = read_whole_file(path);
+
+    const twp::SafetensorsFile loaded = twp::load_safetensors(path);
+    REQUIRE(loaded.metadata.count(twp::checksum_metadata_key) == 1);
+    const std::string stored = loaded.metadata.at(twp::checksum_metadata_key);
+    CHECK(std::regex_match(stored, std::regex("[0-9a-f]{8}")));
+    CHECK(stored == zlib_crc32_hex(data_buffer(bytes)));
+    CHECK(stored == twp::crc32_hex(data_buffer(bytes)));
+    // The entry sits in the header's __metadata__ where any safetensors reader sees it.
+    uint64_t n = 0;
+    std::memcpy(&n, bytes.data(), 8);
+    const nlohmann::json header = nlohmann::json::parse(bytes.substr(8, n));
+    CHECK(header["__metadata__"]["twp.crc32"] == stored);
+    CHECK(header["__metadata__"]["format"] == "test");
+
+    // Known values: the CRC-32 check value of "123456789", and the empty buffer.
+    CHECK(twp::crc32_hex("123456789") == "cbf43926");
+    CHECK(twp::crc32_hex("") == "00000000");
+    twp::save_safetensors(dir.path / "empty.safetensors", {});
+    CHECK(twp::load_safetensors(dir.path / "empty.safetensors").metadata.at("twp.crc32") ==
+          "00000000");
+
+    // encode_safetensors: by default an entry only where the metadata had one, so a decoded file
+    // encodes back to the same bytes; its value always computed afresh, never copied stale.
+    CHECK(twp::encode_safetensors(loaded) == bytes);
+    CHECK(twp::encode_safetensors(small_model()).find("twp.crc32") == std::string::npos);
+    twp::SafetensorsFile changed = loaded;
+    changed.tensors[0].bytes[0] ^= 0x01;
+    const std::string re_encoded = twp::encode_safetensors(changed);
+    CHECK(twp::decode_safetensors(re_encoded, "changed").metadata.at("twp.crc32") ==
+          zlib_crc32_hex(data_buffer(re_encoded)));
+    CHECK(twp::decode_safetensors(re_encoded, "changed").metadata.at("twp.crc32") != stored);
+    changed.metadata.erase("twp.crc32");
+    CHECK(twp::encode_safetensors(changed).find("twp.crc32") == std::string::npos);
+    CHECK(twp::encode_safetensors(changed, twp::Checksum::always) == re_encoded);
+    // Saving a loaded and changed file recomputes it, so the file loads again.
+    twp::save_safetensors(path, changed);
+    CHECK(twp::load_safetensors(path).tensors[0].bytes == changed.tensors[0].bytes);
+}
+
+TEST_CASE("a checksum mismatch is refused with the file named", "[safetensors]") {
+    TempDir dir("st_crc_bad");
+    const fs::path path = dir.path / "model.safetensors";
+    twp::save_safetensors(path, small_model());
+    const std::string good = read_whole_file(path);
+    const size_t data_start = good.size() - data_buffer(good).size();
+
+    SECTION("a flipped data byte") {
+        std::string bytes = good;
+        bytes[data_start + 5] = static_cast<char>(bytes[data_start + 5] ^ 0x10);
+        write_raw_file(path, bytes);
+        REQUIRE_THROWS_WITH(twp::load_safetensors(path),
+                            Contains(path.string()) && Contains("checksum mismatch (stored ") &&
+                                Contains(", computed ") &&
+                                Contains("the file is corrupt — re-create it"));
+    }
+    SECTION("a changed checksum digit") {
+        std::string bytes = good;
+        const size_t at = bytes.find("\"twp.crc32\":\"") + 13;
+        bytes[at] = bytes[at] == '0' ? '1' : '0';
+        write_raw_file(path, bytes);
+        REQUIRE_THROWS_WITH(twp::load_safetensors(path),
+                            Contains(path.string()) && Contains("checksum mismatch"));
+    }
+    SECTION("a malformed checksum value") {
+        const std::string header =
+            R"({"__metadata__":{"twp.crc32":"CBF43926"},)"
+            R"("a":{"dtype":"U8","shape":[9],"data_offsets":[0,9]}})";
+        require_rejected(with_header(header, "123456789"), "not 8 lowercase hex digits");
+        require_rejected(with_header(R"({"__metadata__":{"twp.crc32":"cbf4392"},)"
+                                     R"("a":{"dtype":"U8","shape":[9],"data_offsets":[0,9]}})",
+                                     "123456789"),
+                         "not 8 lowercase hex digits");
+        // The same header with the right lowercase value is accepted.
+        CHECK_NOTHROW(twp::decode_safetensors(
+            with_header(R"({"__metadata__":{"twp.crc32":"cbf43926"},)"
+                        R"("a":{"dtype":"U8","shape":[9],"data_offsets":[0,9]}})",
+                        "123456789"),
+            "ok"));
+    }
+    SECTION("every single-byte change of the data is caught; no byte change escapes as another "
+            "exception") {
+        // Byte by byte through the whole file: a change in the data buffer is always a checksum
+        // mismatch; a change in the length or header is refused by the structural checks or, in
+        // padding and metadata text, accepted. Either way only twp::Error comes out.
+        for (size_t i = 0; i < good.size(); ++i) {
+            std::string bytes = good;
+            bytes[i] = static_cast<char>(bytes[i] ^ 0x5a);
+            try {
+                twp::decode_safetensors(bytes, bad_name);
+                CHECK(i < data_start);  // accepted: only possible in the header
+            } catch (const twp::Error& error) {
+                if (i >= data_start) {
+                    INFO("byte " << i);
+                    CHECK_THAT(std::string(error.what()), Contains("checksum mismatch"));
+                }
+            }
+        }
+        // Every truncation is refused.
+        for (size_t length = 0; length < good.size(); ++length) {
+            INFO("truncated to " << length << " bytes");
+            CHECK_THROWS_AS(twp::decode_safetensors(good.substr(0, length), bad_name), twp::Error);
+        }
+    }
+}
+
+TEST_CASE("files without a checksum, as PyTorch writes them, still load", "[safetensors]") {
+    TempDir dir("st_no_crc");
+    // What safetensors.torch.save_file writes: {"__metadata__":{"format":"pt"}, tensors...}.
+    const float values[] = {1.0f, -2.0f, 0.5f};
+    twp::SafetensorsFile file;
+    file.tensors.push_back(twp::make_f32_tensor("fc.weight", {3}, values));
+    file.metadata = {{"format", "pt"}};
+    const fs::path path = dir.path / "torch.safetensors";
+    write_raw_file(path, twp::encode_safetensors(file));  // no "twp.crc32" given: none written
+    const twp::SafetensorsFile loaded = twp::load_safetensors(path);
+    CHECK(loaded.metadata == std::map<std::string, std::string>{{"format", "pt"}});
+    CHECK(loaded.at("fc.weight").bytes == file.tensors[0].bytes);
+    // No metadata at all.
+    write_raw_file(path, with_header(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})",
+                                     std::string(4, '\0')));
+    CHECK(twp::load_safetensors(path).metadata.empty());
+}
+
+TEST_CASE("read_snapshot refuses corrupt snapshots and files that are not LeNet-5's",
+          "[safetensors][snapshots]") {
+    TempDir dir("st_snapshot");
+    const std::vector<float> parameters = snapshot_parameters();
+    const twp::SnapshotRecord record = snapshot_record();
+    const fs::path path = dir.path / record.file;
+    twp::write_snapshot(path, record, parameters);
+    REQUIRE(twp::read_snapshot(path) == parameters);
+    const std::string good = read_whole_file(path);
+
+    SECTION("a flipped data byte (bit rot, a bad copy)") {
+        std::string bytes = good;
+        bytes[bytes.size() - 1000] = static_cast<char>(bytes[bytes.size() - 1000] ^ 0x01);
+        write_raw_file(path, bytes);
+        REQUIRE_THROWS_WITH(twp::read_snapshot(path),
+                            Contains(path.string()) && Contains("checksum mismatch") &&
+                                Contains("re-create it"));
+    }
+    SECTION("truncated") {
+        write_raw_file(path, good.substr(0, good.size() / 2));
+        REQUIRE_THROWS_WITH(twp::read_snapshot(path),
+                            Contains(path.string()) && Contains("out of the data buffer"));
+    }
+    // The layout and flat offsets of LeNet-5's tensors, to build near-misses from.
+    const twp::ParamLayout& layout = twp::LeNet5::layout();
+    const auto lenet_file = [&](const std::string& renamed_from, const std::string& renamed_to,
+                                const std::string& reshaped, std::vector<int64_t> new_shape) {
+        twp::SafetensorsFile file;
+        for (const twp::ParamEntry& e : layout.entries()) {
+            std::vector<int64_t> shape(e.shape.dims.begin(), e.shape.dims.begin() + e.shape.rank);
+            if (e.name == reshaped) shape = new_shape;
+            file.tensors.push_back(twp::make_f32_tensor(e.name == renamed_from ? renamed_to : e.name,
+                                                        shape, parameters.data() + e.offset));
+        }
+        return file;
+    };
+    SECTION("a tensor name that is not LeNet-5's") {
+        twp::save_safetensors(path, lenet_file("fc3.bias", "fc3.b", "", {}));
+        REQUIRE_THROWS_WITH(twp::read_snapshot(path),
+                            Contains(path.string()) && Contains("no tensor named \"fc3.bias\""));
+    }
+    SECTION("a shape that is not LeNet-5's, same element count") {
+        twp::save_safetensors(path, lenet_file("", "", "fc3.bias", {2, 5}));
+        REQUIRE_THROWS_WITH(twp::read_snapshot(path),
+                            Contains(path.string()) && Contains("fc3.bias") &&
+                                Contains("LeNet-5"));
+    }
+    SECTION("a tensor too many or too few") {
+        twp::SafetensorsFile file = lenet_file("", "", "", {});
+        const float extra = 1.0f;
+        file.tensors.push_back(twp::make_f32_tensor("extra", {1}, &extra));
+        twp::save_safetensors(path, file);
+        REQUIRE_THROWS_WITH(twp::read_snapshot(path),
+                            Contains(path.string()) && Contains("LeNet-5"));
+        file.tensors.pop_back();
+        file.tensors.pop_back();
+        twp::save_safetensors(path, file);
+        REQUIRE_THROWS_WITH(twp::read_snapshot(path),
+                            Contains(path.string()) && Contains("LeNet-5"));
+    }
+    SECTION("another dtype") {
+        twp::SafetensorsFile file = lenet_file("", "", "", {});
+        for (twp::TensorRecord& t : file.tensors) {
+            if (t.name == "fc3.bias") t = twp::make_i32_tensor("fc3.bias", {10},
+                                                               std::vector<int32_t>(10).data());
+        }
+        twp::save_safetensors(path, file);
+        REQUIRE_THROWS_WITH(twp::read_snapshot(path),
+                            Contains(path.string()) && Contains("fc3.bias") && Contains("I32"));
+    }
+}
+
+TEST_CASE("safetensors decoder refuses a deeply nested header instead of overflowing the stack",
+          "[safetensors]") {
+    // Found by feeding the fuzz target tests/fuzz/fuzz_safetensors.cpp a deep header (its random
+    // inputs are too short to nest that deep): 60,000 nested brackets in "shape", a 120 KB file,
+    // crashed the decoder with a stack overflow, since nlohmann copies and prints JSON recursively.
+    const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+    require_rejected(with_header(R"({"x":{"dtype":"U8","shape":)" + deep +
+                                     R"(,"data_offsets":[0,0]}})", ""),
+                     "nests deeper than 128 levels");
+    require_rejected(with_header(R"({"__metadata__":{"k":)" + deep + "}}", ""),
+                     "nests deeper than 128 levels");
+    // Nesting that serde_json (the reference reader) accepts is accepted inside ignored keys.
+    const std::string shallow = std::string(100, '[') + std::string(100, ']');
+    const twp::SafetensorsFile file = twp::decode_safetensors(
+        with_header(R"({"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"extra":)" + shallow +
+                        "}}",
+                    "a"),
+        "nested");
+    REQUIRE(file.tensors.size() == 1);
 }

