@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/cpu_backend.hpp"
+#include "bench/random_images.hpp"
 #include "engine/random.hpp"
 #include "experiment/base_training.hpp"
 
@@ -42,18 +43,6 @@ double median_rate(const std::function<void()>& step, double items_per_call, dou
     return rates[rates.size() / 2];
 }
 
-ImageSet random_images(int64_t count, uint64_t seed) {
-    ImageSet set;
-    set.count = count;
-    set.rows = set.cols = 28;
-    Rng rng(seed, RngStream::kInit);
-    set.pixels.resize(count * 28 * 28);
-    for (float& p : set.pixels) p = rng.uniform(2.0f);
-    set.labels.resize(count);
-    for (int32_t& l : set.labels) l = int32_t(rng.below(10));
-    return set;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -67,8 +56,8 @@ int main(int argc, char** argv) {
     try {
         CpuBackend backend(threads);
         const int64_t n_train = 60000;
-        const DeviceImageSet train(backend, random_images(n_train, 1));
-        const DeviceImageSet test(backend, random_images(10000, 2));
+        const DeviceImageSet train(backend, bench::random_images(n_train, 1));
+        const DeviceImageSet test(backend, bench::random_images(10000, 2));
         SgdConfig sgd;
 
         std::printf("{\"backend\": \"cpu\", \"description\": \"%s\"", backend.description().c_str());

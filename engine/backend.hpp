@@ -14,6 +14,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "engine/tensor.hpp"
@@ -41,6 +43,12 @@ struct DropoutSpec { float p = 0.0f; uint64_t seed = 0; uint64_t offset = 0; };
 // torch.optim.Adam (no weight decay, not amsgrad).
 struct AdamConfig { float learning_rate = 1e-4f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f; };
 
+// Work recorded once by Backend::capture and replayed with Backend::replay (a CUDA graph).
+class CapturedWork {
+public:
+    virtual ~CapturedWork() = default;
+};
+
 class Backend {
 public:
     virtual ~Backend() = default;
@@ -55,6 +63,24 @@ public:
     virtual void copy_to_host(void* host_dst, const void* device_src, std::size_t bytes) = 0;
     virtual void synchronize() = 0;
     virtual void fill(Tensor x, float value) = 0;
+    // Device memory to device memory, queued like an op (the regions must not overlap).
+    virtual void copy_device(void* device_dst, const void* device_src, std::size_t bytes) = 0;
+
+    // ---- capture: record the backend calls `work` makes, once, and replay them later ----
+    // For a loop whose every iteration makes the same calls on the same memory (a training step
+    // on fixed buffers): the first iteration captures, every iteration replays, and the launch
+    // overhead of the calls is paid once. Capturing does not run the work. Between capture and
+    // replay nothing may be freed that the work uses. Backends that gain nothing return nullptr
+    // and the caller simply calls `work` each time. Inside `work`: only ops and copy_device (no
+    // copies to or from the host, no synchronize).
+    virtual std::unique_ptr<CapturedWork> capture(const std::function<void()>& work) {
+        (void)work;
+        return nullptr;
+    }
+    virtual void replay(CapturedWork& work) {
+        (void)work;
+        TWP_FAIL(name() << " backend: replay of work it never captured");
+    }
 
     // ---- data ----
     // dst[i] = src[rows[i]] for whole rows: src [N, ...], rows [B], dst [B, ...] (same row size).

@@ -54,6 +54,10 @@ void CpuBackend::copy_to_host(void* host_dst, const void* device_src, std::size_
     std::memcpy(host_dst, device_src, bytes);
 }
 
+void CpuBackend::copy_device(void* device_dst, const void* device_src, std::size_t bytes) {
+    if (bytes) std::memcpy(device_dst, device_src, bytes);
+}
+
 void CpuBackend::fill(Tensor x, float value) {
     const int64_t n = x.numel();
     for (int64_t i = 0; i < n; ++i) x.data[i] = value;

@@ -23,6 +23,7 @@ public:
     void copy_to_host(void* host_dst, const void* device_src, std::size_t bytes) override;
     void synchronize() override {}
     void fill(Tensor x, float value) override;
+    void copy_device(void* device_dst, const void* device_src, std::size_t bytes) override;
 
     void gather_rows(Tensor src, IndexTensor rows, Tensor dst) override;
     void gather_labels(IndexTensor src, IndexTensor rows, IndexTensor dst) override;

@@ -180,7 +180,8 @@ struct FaultContext {
         TWP_FAIL("run " << run << ", epoch " << epoch << ", step " << step << " (batch " << batch << " of "
                         << batches_per_epoch << "): " << what << ". Training stopped: " << kept
                         << ". The optimization diverged: try a lower learning rate (--base_learning_rate, now "
-                        << options.sgd.learning_rate << ")");
+                        << options.sgd.learning_rate
+                        << "), without --resume: resuming continues from the same state towards the same fault)");
     }
 };
 
@@ -220,6 +221,11 @@ RunSummary train_run(Backend& backend, const Dataset& dataset, const DeviceImage
 
     Buffer<float> batch_images(backend, batch * 28 * 28);
     Buffer<int32_t> batch_labels(backend, batch);
+    // The step works on fixed buffers, so that it can be captured once and replayed: the batch's
+    // rows are copied in from the epoch's order, its losses and correct flags out to the epoch's.
+    Buffer<int32_t> step_rows(backend, batch);
+    Buffer<float> step_losses(backend, batch);
+    Buffer<int32_t> step_correct(backend, batch);
     Buffer<int32_t> order(backend, train.count);             // this epoch's shuffled rows
     Buffer<float> epoch_losses(backend, train.count);        // each sample's training loss
     Buffer<int32_t> epoch_correct(backend, train.count);
@@ -269,6 +275,21 @@ RunSummary train_run(Backend& backend, const Dataset& dataset, const DeviceImage
     // On the CPU the losses are host memory: looking at each batch's right away costs nothing and
     // stops a diverged run at once. A device backend looks at snapshots only (no per-step copies).
     const bool check_each_step = options.check_each_step_on_host && backend.name() == "cpu";
+    // One training step over the first n rows of step_rows: gather, forward, loss, backward, SGD.
+    const auto train_step = [&](int64_t n) {
+        const Tensor images = batch_images.view({n, 1, 28, 28});
+        const IndexTensor labels = batch_labels.view({n});
+        backend.gather_rows(train.image_view(), step_rows.view({n}), images);
+        backend.gather_labels(train.labels.view(), step_rows.view({n}), labels);
+        model.forward(images);
+        model.loss(labels, step_losses.view({n}), step_correct.view({n}));
+        model.backward(images, labels);
+        backend.sgd_update(model.parameters().view(), model.gradients().view(), momentum.view(), options.sgd);
+    };
+    // Full batches replay the captured step where the backend captures (a CUDA graph); a short
+    // last batch runs op by op.
+    std::unique_ptr<CapturedWork> captured_step;
+    bool capture_tried = !options.capture_step;
     for (int epoch = first_epoch; epoch <= options.epochs; ++epoch) {
         const bool continuing = epoch == first_epoch && first_batch > 0;
         if (!continuing) {
@@ -285,24 +306,23 @@ RunSummary train_run(Backend& backend, const Dataset& dataset, const DeviceImage
         while (next_snapshot < snapshot_after.size() && snapshot_after[next_snapshot] < start_batch) ++next_snapshot;
         for (int64_t b = start_batch; b < batches_per_epoch; ++b) {
             const int64_t first = b * batch, n = std::min(batch, train.count - first);
-            const IndexTensor rows{order.data() + first, {n}};
-            const Tensor images = batch_images.view({n, 1, 28, 28});
-            const IndexTensor labels = batch_labels.view({n});
-            backend.gather_rows(train.image_view(), rows, images);
-            backend.gather_labels(train.labels.view(), rows, labels);
-            model.forward(images);
-            model.loss(labels, Tensor{epoch_losses.data() + first, {n}},
-                       IndexTensor{epoch_correct.data() + first, {n}});
+            backend.copy_device(step_rows.data(), order.data() + first, sizeof(int32_t) * n);
+            if (n == batch && !capture_tried) {
+                captured_step = backend.capture([&] { train_step(batch); });
+                capture_tried = true;
+            }
+            if (n == batch && captured_step)
+                backend.replay(*captured_step);
+            else
+                train_step(n);
+            backend.copy_device(epoch_losses.data() + first, step_losses.data(), sizeof(float) * n);
+            backend.copy_device(epoch_correct.data() + first, step_correct.data(), sizeof(int32_t) * n);
+            ++step;
             if (check_each_step) {
                 epoch_losses.download(host_losses.data() + first, n, first);
                 const int64_t bad = first_non_finite(host_losses.data() + first, n);
-                if (bad >= 0)
-                    fault.fail(step + 1, "the training loss became " + value_text(host_losses[first + bad]));
+                if (bad >= 0) fault.fail(step, "the training loss became " + value_text(host_losses[first + bad]));
             }
-            model.backward(images, labels);
-            backend.sgd_update(model.parameters().view(), model.gradients().view(), momentum.view(),
-                               options.sgd);
-            ++step;
             if (options.show_progress) progress.update((int64_t(epoch) - 1) * train.count + first + n - images_before);
 
             if (next_snapshot < snapshot_after.size() && snapshot_after[next_snapshot] == b) {

@@ -40,6 +40,9 @@ struct BaseTrainingOptions {
     // Whether each batch's losses are looked at right away where the backend's memory is the
     // host's (the CPU); false looks at snapshots only, as on a device.
     bool check_each_step_on_host = true;
+    // Capture the training step once and replay it (a CUDA graph on the CUDA backend; the CPU
+    // backend has nothing to capture). false launches every op of every step (for benchmarks).
+    bool capture_step = true;
     int stop_after_snapshot = 0;  // > 0: throw twp::Error once a run's N-th snapshot and its
                                   // checkpoint are written, as a crash would (how tests interrupt)
 };

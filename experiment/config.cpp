@@ -132,6 +132,11 @@ Config parse_args(const std::vector<std::string>& args) {
         {"--dropout", [&](const std::string& v) { config.dropout = parse_real("--dropout", v, 0, 1, false, true); }},
         {"--target", [&](const std::string& v) { config.target = one_of("--target", v, {"next", "delta"}); }},
         {"--max_width", [&](const std::string& v) { config.max_width = parse_number<int64_t>("--max_width", v, 1); }},
+        {"--device",
+         [&](const std::string& v) {
+             config.device = parse_number("--device", v, 0);
+             config.device_given = true;
+         }},
     };
     bool legacy_train_base = false;
     for (size_t i = 0; i < args.size(); ++i) {
@@ -232,6 +237,7 @@ data and machine:
   --dataset NAME          mnist | fashion-mnist                                 [mnist]
   --data_dir DIR          IDX files (raw or .gz)                                [data/<dataset>]
   --no_cuda               never use a GPU
+  --device N              the CUDA device to use                                [0]
   --threads N             CPU threads                                           [all cores]
   --help                  this text
 

@@ -51,6 +51,8 @@ struct Config {
     std::string data_dir;           // default: data/<dataset>
     bool resume = false;  // continue an interrupted train_base / train_predictor / full run
     bool no_cuda = false;
+    int device = 0;  // which CUDA device
+    bool device_given = false;
     int threads = 0;  // CPU threads; 0 = all cores
     bool help = false;
     std::vector<std::string> arguments;  // as given, for the logs

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "engine/cpu_backend.hpp"
-#include "engine/device_probe.hpp"
+#include "engine/device_backend.hpp"
 #include "experiment/base_training.hpp"
 #include "experiment/config.hpp"
 #include "experiment/evaluation.hpp"
@@ -24,30 +24,6 @@
 
 namespace twp {
 namespace {
-
-// This version computes on the CPU; the CUDA backend comes next. Says which device was found and
-// why it is not used, in one line, and returns that line for config.txt.
-std::string report_devices(const Config& config) {
-    std::string note;
-    if (config.no_cuda) {
-        note = "--no_cuda: running on the CPU";
-    } else {
-        const DeviceProbe probe = probe_devices();
-        if (!probe.devices.empty()) {
-            const CudaDevice& d = probe.devices.front();
-            char text[256];
-            std::snprintf(text, sizeof text,
-                          "found %s (compute %d.%d, %.0f GiB, driver %d, runtime %d); this version has no CUDA "
-                          "backend yet, running on the CPU",
-                          d.name.c_str(), d.major, d.minor, d.memory_gib, probe.driver_version, probe.runtime_version);
-            note = text;
-        } else {
-            note = "no usable GPU (" + probe.problem + "): running on the CPU";
-        }
-    }
-    std::fprintf(stderr, "twp: %s\n", note.c_str());
-    return note;
-}
 
 bool trains_predictor(const std::string& mode) { return mode == "full" || mode == "train_predictor"; }
 bool evaluates(const std::string& mode) { return mode != "train_base" && mode != "train_predictor"; }
@@ -111,13 +87,23 @@ int run(const Config& config) {
     std::optional<FolderLock> snapshot_lock;
     if (config.mode == "full" || config.mode == "train_base")
         snapshot_lock.emplace(config.snapshot_dir, "wait for it or use another --snapshot_dir");
-    const std::string device_note = report_devices(config);
-    CpuBackend backend(config.threads);
-    std::fprintf(stderr, "twp: backend %s\n", backend.description().c_str());
+    // LeNet-5 (base training, scoring, the plug-in test) runs on the GPU where there is one; the
+    // PCA and the transformer run on the CPU backend until their kernels exist.
+    ChosenBackend chosen = choose_lenet_backend({config.no_cuda, config.device, config.device_given, config.threads});
+    Backend& lenet_backend = *chosen.backend;
+    const std::string device_note = chosen.note;
+    std::fprintf(stderr, "twp: %s\n", device_note.c_str());
+    CpuBackend cpu_backend(config.threads);
+    Backend& backend = cpu_backend;  // the predictor's
+    std::fprintf(stderr, "twp: backend %s\n", lenet_backend.description().c_str());
+    if (&lenet_backend != &backend && lenet_backend.name() != "cpu")
+        std::fprintf(stderr, "twp: predictor backend %s\n", backend.description().c_str());
 
     ExperimentResults results;
     results.mode = config.mode;
-    results.backend = backend.description();
+    results.backend = lenet_backend.name() == "cpu" ? backend.description()
+                                                    : "LeNet-5: " + lenet_backend.description() +
+                                                          "; PCA and transformer: " + backend.description();
     results.dataset = config.dataset;
     if (config.mode == "full" || config.mode == "train_base") {
         const auto start = std::chrono::steady_clock::now();
@@ -129,7 +115,7 @@ int run(const Config& config) {
         options.snapshot_dir = config.snapshot_dir;
         options.sgd.learning_rate = float(config.base_learning_rate);
         options.resume = config.resume;
-        results.base_runs = train_base(backend, dataset, options);
+        results.base_runs = train_base(lenet_backend, dataset, options);
         results.stage_seconds.push_back({"base_training", seconds_since(start)});
         std::printf("Base training done: %d run%s of %d epochs on %s.\n", config.num_runs,
                     config.num_runs > 1 ? "s" : "", config.training_epochs, dataset.name.c_str());
@@ -192,7 +178,7 @@ int run(const Config& config) {
     if (resuming) {
         for (const char* sub : {"", "models", "plots"}) remove_stale_temporaries(dir / sub);
     } else {
-        write_config(dir, config, backend.description(), device_note);
+        write_config(dir, config, results.backend, device_note);
     }
     const std::filesystem::path checkpoint = predictor_checkpoint_path(dir);
     std::vector<float> parameters;
@@ -246,7 +232,7 @@ int run(const Config& config) {
             if (dataset.name != runs.runs.front().dataset)
                 dataset = load_dataset(config.data_dir.empty() ? "data/" + runs.runs.front().dataset : config.data_dir,
                                        runs.runs.front().dataset);
-            results.plugin = plugin_test(backend, dataset.test, data, *results.extrapolation);
+            results.plugin = plugin_test(lenet_backend, dataset.test, data, *results.extrapolation);
             results.stage_seconds.push_back({"plug_in_test", seconds_since(start)});
         }
     }

@@ -35,6 +35,10 @@ TEST_CASE("flags, aliases and the legacy --train_base", "[cli]") {
     // An explicit mode wins over the legacy flag, as in the reference.
     REQUIRE(parse_args({"--mode", "evaluate", "--train_base"}).mode == "evaluate");
     REQUIRE(parse_args({"--help"}).help);
+    REQUIRE(parse_args({}).device == 0);
+    REQUIRE_FALSE(parse_args({}).device_given);
+    REQUIRE(parse_args({"--device", "1"}).device == 1);
+    REQUIRE(parse_args({"--device=2"}).device_given);
 }
 
 TEST_CASE("invalid arguments are refused with the flag named", "[cli]") {
@@ -51,4 +55,5 @@ TEST_CASE("invalid arguments are refused with the flag named", "[cli]") {
     REQUIRE_THROWS_WITH(parse_args({"--num_runs"}), Contains("--num_runs needs a value"));
     REQUIRE_THROWS_WITH(parse_args({"--snapshot_dir="}), Contains("--snapshot_dir is empty"));
     REQUIRE_THROWS_AS(parse_args({"--no_cuda=1"}), UsageError);
+    REQUIRE_THROWS_WITH(parse_args({"--device", "-1"}), Contains("--device"));
 }

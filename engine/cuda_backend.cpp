@@ -1,0 +1,198 @@
+// engine/cuda_backend.hpp: each op checks its shapes (in the kernels' launchers, with
+// engine/op_checks.hpp) and queues its kernels on the backend's stream.
+#include "engine/cuda_backend.hpp"
+
+#include <sstream>
+
+#include "engine/device_probe.hpp"
+#include "engine/op_checks.hpp"
+#include "kernels/bias.cuh"
+#include "kernels/conv2d.cuh"
+#include "kernels/device.cuh"
+#include "kernels/device_memory.hpp"
+#include "kernels/fill.cuh"
+#include "kernels/gather.cuh"
+#include "kernels/gemm.cuh"
+#include "kernels/maxpool2.cuh"
+#include "kernels/relu.cuh"
+#include "kernels/sgd.cuh"
+#include "kernels/softmax_cross_entropy.cuh"
+
+namespace twp {
+
+namespace {
+
+class CudaGraph final : public CapturedWork {
+public:
+    explicit CudaGraph(kernels::Graph graph) : graph_(graph) {}
+    ~CudaGraph() override { kernels::destroy_graph(graph_); }
+    kernels::Graph get() const { return graph_; }
+
+private:
+    kernels::Graph graph_;
+};
+
+[[noreturn]] void not_on_gpu(const char* op) {
+    TWP_FAIL("the CUDA backend does not run " << op << " yet (the transformer's ops are not on the GPU): "
+                                              << "run the predictor on the CPU backend");
+}
+
+}  // namespace
+
+CudaBackend::CudaBackend(int device) : device_(device) {
+    kernels::set_device(device);
+    stream_ = kernels::create_stream();
+}
+
+CudaBackend::~CudaBackend() {
+    try {
+        kernels::synchronize(stream_);
+    } catch (...) {
+        // A failed kernel already reported its error; the stream goes anyway.
+    }
+    kernels::destroy_stream(stream_);
+}
+
+bool CudaBackend::emulated() const { return !kernels::native_gpu_build(); }
+
+std::string CudaBackend::description() const {
+    if (emulated()) return "cuda (emulated on the CPU: kernels/emu, CPU BLAS for the GEMMs)";
+    const DeviceProbe probe = probe_devices();
+    for (const CudaDevice& d : probe.devices)
+        if (d.index == device_) {
+            std::ostringstream text;
+            text.precision(3);
+            text << "cuda device " << d.index << ": " << d.name << ", compute capability " << d.major << "."
+                 << d.minor << ", " << d.memory_gib << " GiB; driver " << probe.driver_version / 1000 << "."
+                 << probe.driver_version % 1000 / 10 << ", runtime " << probe.runtime_version / 1000 << "."
+                 << probe.runtime_version % 1000 / 10 << "; cuBLAS for the GEMMs";
+            return text.str();
+        }
+    return "cuda device " + std::to_string(device_);
+}
+
+void* CudaBackend::allocate_bytes(std::size_t bytes) { return kernels::device_alloc(bytes); }
+void CudaBackend::free_bytes(void* pointer) noexcept {
+    // Memory a queued kernel may still use: wait for the stream before handing it back.
+    try {
+        kernels::synchronize(stream_);
+    } catch (...) {
+    }
+    kernels::device_free(pointer);
+}
+void CudaBackend::copy_from_host(void* device_dst, const void* host_src, std::size_t bytes) {
+    kernels::copy_to_device(device_dst, host_src, bytes, stream_);
+}
+void CudaBackend::copy_to_host(void* host_dst, const void* device_src, std::size_t bytes) {
+    kernels::copy_to_host(host_dst, device_src, bytes, stream_);
+}
+void CudaBackend::synchronize() { kernels::synchronize(stream_); }
+void CudaBackend::fill(Tensor x, float value) { kernels::fill(x, value, stream_); }
+void CudaBackend::copy_device(void* device_dst, const void* device_src, std::size_t bytes) {
+    kernels::copy_device_to_device(device_dst, device_src, bytes, stream_);
+}
+
+std::unique_ptr<CapturedWork> CudaBackend::capture(const std::function<void()>& work) {
+    kernels::begin_capture(stream_);
+    try {
+        work();
+    } catch (...) {
+        try {
+            kernels::destroy_graph(kernels::end_capture(stream_));
+        } catch (...) {
+        }
+        throw;
+    }
+    return std::make_unique<CudaGraph>(kernels::end_capture(stream_));
+}
+
+void CudaBackend::replay(CapturedWork& work) {
+    const auto* graph = dynamic_cast<const CudaGraph*>(&work);
+    TWP_CHECK(graph, "cuda backend: replay of work another backend captured");
+    kernels::replay(graph->get(), stream_);
+}
+
+void CudaBackend::gather_rows(Tensor src, IndexTensor rows, Tensor dst) {
+    kernels::gather_rows(src, rows, dst, stream_);
+}
+void CudaBackend::gather_labels(IndexTensor src, IndexTensor rows, IndexTensor dst) {
+    kernels::gather_labels(src, rows, dst, stream_);
+}
+
+std::int64_t CudaBackend::conv2d_workspace_floats(Shape x, Shape w, int padding) const {
+    return kernels::conv2d_backward_workspace_floats(x, w, padding);
+}
+void CudaBackend::conv2d_forward(Tensor x, Tensor w, Tensor b, Tensor y, int padding,
+                                 Activation activation, Pass, Tensor) {
+    kernels::conv2d_forward(x, w, b, y, padding, activation, stream_);
+}
+void CudaBackend::conv2d_backward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db,
+                                  int padding, Tensor workspace) {
+    kernels::conv2d_backward(x, w, dy, dx, dw, db, padding, workspace, stream_);
+}
+
+void CudaBackend::maxpool2_forward(Tensor x, Tensor y, IndexTensor argmax) {
+    kernels::maxpool2_forward(x, y, argmax, stream_);
+}
+void CudaBackend::maxpool2_backward(Tensor dy, IndexTensor argmax, Tensor dx) {
+    kernels::maxpool2_backward(dy, argmax, dx, stream_);
+}
+
+void CudaBackend::relu_forward(Tensor x, Tensor y) { kernels::relu_forward(x, y, stream_); }
+void CudaBackend::relu_backward(Tensor y, Tensor dy, Tensor dx) { kernels::relu_backward(y, dy, dx, stream_); }
+
+// y [B, Out] = x [B, In] · w [Out, In]^T, then the bias (and ReLU) in one pass over y.
+void CudaBackend::linear_forward(Tensor x, Tensor w, Tensor b, Tensor y, Activation activation) {
+    checks::linear(x, w, b, y);
+    const int64_t batch = x.dim(0), in = x.dim(1), out = w.dim(0);
+    kernels::gemm(false, true, batch, out, in, 1.0f, x.data, in, w.data, in, 0.0f, y.data, out, stream_);
+    kernels::bias_activation(y, b, activation, stream_);
+}
+
+// dx [B, In] = dy · w; dw [Out, In] = dy^T · x; db [Out] = column sums of dy.
+void CudaBackend::linear_backward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db) {
+    checks::linear(x, w, db, dy);
+    TWP_CHECK(dw.shape == w.shape, "linear_backward: dw " << dw.shape.str() << " vs w " << w.shape.str());
+    const int64_t batch = x.dim(0), in = x.dim(1), out = w.dim(0);
+    if (!dx.empty()) {
+        TWP_CHECK(dx.shape == x.shape, "linear_backward: dx " << dx.shape.str() << " vs x " << x.shape.str());
+        kernels::gemm(false, false, batch, in, out, 1.0f, dy.data, out, w.data, in, 0.0f, dx.data, in, stream_);
+    }
+    kernels::gemm(true, false, out, in, batch, 1.0f, dy.data, out, x.data, in, 0.0f, dw.data, in, stream_);
+    kernels::bias_gradient(dy, db, stream_);
+}
+
+void CudaBackend::softmax_cross_entropy_forward(Tensor logits, IndexTensor labels, Tensor losses,
+                                                IndexTensor correct) {
+    kernels::softmax_cross_entropy_forward(logits, labels, losses, correct, stream_);
+}
+void CudaBackend::softmax_cross_entropy_backward(Tensor logits, IndexTensor labels, Tensor dlogits) {
+    kernels::softmax_cross_entropy_backward(logits, labels, dlogits, stream_);
+}
+
+void CudaBackend::sgd_update(Tensor params, Tensor grads, Tensor momentum_buffer, const SgdConfig& config) {
+    kernels::sgd_update(params, grads, momentum_buffer, config, stream_);
+}
+
+void CudaBackend::add(Tensor, Tensor, Tensor) { not_on_gpu("add"); }
+void CudaBackend::add_row_broadcast(Tensor, Tensor, Tensor) { not_on_gpu("add_row_broadcast"); }
+void CudaBackend::scatter_rows(Tensor, IndexTensor, Tensor) { not_on_gpu("scatter_rows"); }
+void CudaBackend::layer_norm_forward(Tensor, Tensor, Tensor, float, Tensor, Tensor, Tensor) {
+    not_on_gpu("layer_norm_forward");
+}
+void CudaBackend::layer_norm_backward(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor) {
+    not_on_gpu("layer_norm_backward");
+}
+void CudaBackend::dropout_forward(Tensor, Tensor, DropoutSpec) { not_on_gpu("dropout_forward"); }
+void CudaBackend::dropout_backward(Tensor, Tensor, DropoutSpec) { not_on_gpu("dropout_backward"); }
+void CudaBackend::attention_forward(Tensor, int, DropoutSpec, Tensor, Tensor) { not_on_gpu("attention_forward"); }
+void CudaBackend::attention_backward(Tensor, int, DropoutSpec, Tensor, Tensor, Tensor) {
+    not_on_gpu("attention_backward");
+}
+void CudaBackend::mse_loss_forward(Tensor, Tensor, Tensor) { not_on_gpu("mse_loss_forward"); }
+void CudaBackend::mse_loss_backward(Tensor, Tensor, Tensor) { not_on_gpu("mse_loss_backward"); }
+void CudaBackend::adam_update(Tensor, Tensor, Tensor, Tensor, int64_t, const AdamConfig&) {
+    not_on_gpu("adam_update");
+}
+
+}  // namespace twp

@@ -1,0 +1,25 @@
+# The CUDA kernel sources and their tests, listed once for both builds (CMakeLists.txt, section
+# "kernels"): every kernels/*.cu here is compiled by nvcc into twp_kernels_cuda (when CUDA is
+# found) and by the C++ compiler against the CUDA emulation into twp_kernels_emu; every test
+# here runs against the emulation (twp_kernel_tests) and, with CUDA, on the GPU
+# (twp_kernel_tests_gpu). Paths are relative to the repository root.
+set(TWP_KERNEL_SOURCES
+  kernels/device.cu
+  kernels/device_memory.cu
+  kernels/gemm.cu
+  kernels/timer.cu
+  kernels/bias.cu
+  kernels/conv2d.cu
+  kernels/fill.cu
+  kernels/gather.cu
+  kernels/maxpool2.cu
+  kernels/reduce_sum.cu
+  kernels/relu.cu
+  kernels/sgd.cu
+  kernels/softmax_cross_entropy.cu
+)
+set(TWP_KERNEL_TESTS
+  tests/test_emulation.cpp      # emulation-only: its body is #if TWP_CUDA_EMULATION
+  tests/test_device_memory.cpp
+  tests/test_kernels_lenet.cpp
+)
