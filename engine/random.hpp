@@ -3,6 +3,11 @@
 // backend (a CUDA thread, a CPU loop) can draw the same numbers without sharing state: the seed is
 // the key, and a stream id plus a position form the counter.
 //
+// The stateless functions (philox4x32 to dropout_keep) are TWP_HOST_DEVICE: the dropout kernels
+// call them, so the GPU's mask is the CPU's by construction. PhiloxBlock is a std::array, whose
+// constexpr accessors nvcc lets device code use with --expt-relaxed-constexpr (twp_kernels_cuda
+// compiles with it).
+//
 // Rng is the sequential view used on the host: initialization, shuffling. Its whole state is
 // (seed, stream, position, used): a checkpoint saves position and used (RngState) and a resumed
 // run continues the exact sequence.
@@ -11,12 +16,14 @@
 #include <array>
 #include <cstdint>
 
+#include "engine/host_device.hpp"
+
 namespace twp {
 
 using PhiloxBlock = std::array<uint32_t, 4>;
 
 // Ten rounds of Philox4x32 on `counter` under the 64-bit key.
-constexpr PhiloxBlock philox4x32(PhiloxBlock counter, uint64_t key) {
+TWP_HOST_DEVICE constexpr PhiloxBlock philox4x32(PhiloxBlock counter, uint64_t key) {
     uint32_t k0 = static_cast<uint32_t>(key), k1 = static_cast<uint32_t>(key >> 32);
     for (int round = 0; round < 10; ++round) {
         const uint64_t p0 = uint64_t{0xD2511F53u} * counter[0];
@@ -30,20 +37,20 @@ constexpr PhiloxBlock philox4x32(PhiloxBlock counter, uint64_t key) {
 }
 
 // A uniform float in [0, 1) from the top 24 bits: every value is exactly representable.
-constexpr float uniform_from_bits(uint32_t bits) { return float(bits >> 8) * (1.0f / 16777216.0f); }
+TWP_HOST_DEVICE constexpr float uniform_from_bits(uint32_t bits) { return float(bits >> 8) * (1.0f / 16777216.0f); }
 
 // Independent streams of one seed: what a stream is used for picks its id.
 enum class RngStream : uint32_t { kInit = 1, kShuffle = 2, kDropout = 3 };
 
 // Dropout's random bits (DropoutSpec, engine/backend.hpp): counter c is word c & 3 of Philox block
 // c >> 2 of the kDropout stream, so four consecutive counters cost one block.
-constexpr PhiloxBlock dropout_block(uint64_t seed, uint64_t block) {
+TWP_HOST_DEVICE constexpr PhiloxBlock dropout_block(uint64_t seed, uint64_t block) {
     return philox4x32({static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32),
                        static_cast<uint32_t>(RngStream::kDropout), 0}, seed);
 }
-constexpr bool dropout_keep(uint32_t bits, float p) { return uniform_from_bits(bits) >= p; }
+TWP_HOST_DEVICE constexpr bool dropout_keep(uint32_t bits, float p) { return uniform_from_bits(bits) >= p; }
 // Whether dropout with probability p keeps the element at `counter` (= offset + index).
-constexpr bool dropout_keep(uint64_t seed, uint64_t counter, float p) {
+TWP_HOST_DEVICE constexpr bool dropout_keep(uint64_t seed, uint64_t counter, float p) {
     return dropout_keep(dropout_block(seed, counter >> 2)[counter & 3], p);
 }
 

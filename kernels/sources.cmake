@@ -8,13 +8,19 @@ set(TWP_KERNEL_SOURCES
   kernels/device_memory.cu
   kernels/gemm.cu
   kernels/timer.cu
+  kernels/adam.cu
+  kernels/add.cu
   kernels/bias.cu
   kernels/conv2d.cu
+  kernels/dropout.cu
   kernels/fill.cu
   kernels/gather.cu
+  kernels/layer_norm.cu
   kernels/maxpool2.cu
+  kernels/mse_loss.cu
   kernels/reduce_sum.cu
   kernels/relu.cu
+  kernels/scatter_rows.cu
   kernels/sgd.cu
   kernels/softmax_cross_entropy.cu
 )
@@ -22,4 +28,5 @@ set(TWP_KERNEL_TESTS
   tests/test_emulation.cpp      # emulation-only: its body is #if TWP_CUDA_EMULATION
   tests/test_device_memory.cpp
   tests/test_kernels_lenet.cpp
+  tests/test_kernels_transformer.cpp
 )
