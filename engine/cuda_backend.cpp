@@ -6,15 +6,21 @@
 
 #include "engine/device_probe.hpp"
 #include "engine/op_checks.hpp"
+#include "kernels/adam.cuh"
+#include "kernels/add.cuh"
 #include "kernels/bias.cuh"
 #include "kernels/conv2d.cuh"
 #include "kernels/device.cuh"
 #include "kernels/device_memory.hpp"
+#include "kernels/dropout.cuh"
 #include "kernels/fill.cuh"
 #include "kernels/gather.cuh"
 #include "kernels/gemm.cuh"
+#include "kernels/layer_norm.cuh"
 #include "kernels/maxpool2.cuh"
+#include "kernels/mse_loss.cuh"
 #include "kernels/relu.cuh"
+#include "kernels/scatter_rows.cuh"
 #include "kernels/sgd.cuh"
 #include "kernels/softmax_cross_entropy.cuh"
 
@@ -33,7 +39,7 @@ private:
 };
 
 [[noreturn]] void not_on_gpu(const char* op) {
-    TWP_FAIL("the CUDA backend does not run " << op << " yet (the transformer's ops are not on the GPU): "
+    TWP_FAIL("the CUDA backend does not run " << op << " yet (the transformer's attention is not on the GPU): "
                                               << "run the predictor on the CPU backend");
 }
 
@@ -174,25 +180,41 @@ void CudaBackend::sgd_update(Tensor params, Tensor grads, Tensor momentum_buffer
     kernels::sgd_update(params, grads, momentum_buffer, config, stream_);
 }
 
-void CudaBackend::add(Tensor, Tensor, Tensor) { not_on_gpu("add"); }
-void CudaBackend::add_row_broadcast(Tensor, Tensor, Tensor) { not_on_gpu("add_row_broadcast"); }
-void CudaBackend::scatter_rows(Tensor, IndexTensor, Tensor) { not_on_gpu("scatter_rows"); }
-void CudaBackend::layer_norm_forward(Tensor, Tensor, Tensor, float, Tensor, Tensor, Tensor) {
-    not_on_gpu("layer_norm_forward");
+void CudaBackend::add(Tensor a, Tensor b, Tensor y) { kernels::add(a, b, y, stream_); }
+void CudaBackend::add_row_broadcast(Tensor x, Tensor row, Tensor y) {
+    kernels::add_row_broadcast(x, row, y, stream_);
 }
-void CudaBackend::layer_norm_backward(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor) {
-    not_on_gpu("layer_norm_backward");
+void CudaBackend::scatter_rows(Tensor src, IndexTensor rows, Tensor dst) {
+    kernels::scatter_rows(src, rows, dst, stream_);
 }
-void CudaBackend::dropout_forward(Tensor, Tensor, DropoutSpec) { not_on_gpu("dropout_forward"); }
-void CudaBackend::dropout_backward(Tensor, Tensor, DropoutSpec) { not_on_gpu("dropout_backward"); }
+void CudaBackend::layer_norm_forward(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor y,
+                                     Tensor mean, Tensor rstd) {
+    kernels::layer_norm_forward(x, gamma, beta, eps, y, mean, rstd, stream_);
+}
+void CudaBackend::layer_norm_backward(Tensor x, Tensor gamma, Tensor mean, Tensor rstd, Tensor dy,
+                                      Tensor dx, Tensor dgamma, Tensor dbeta) {
+    kernels::layer_norm_backward(x, gamma, mean, rstd, dy, dx, dgamma, dbeta, stream_);
+}
+void CudaBackend::dropout_forward(Tensor x, Tensor y, DropoutSpec spec) {
+    kernels::dropout_forward(x, y, spec, stream_);
+}
+void CudaBackend::dropout_backward(Tensor dy, Tensor dx, DropoutSpec spec) {
+    kernels::dropout_backward(dy, dx, spec, stream_);
+}
+// The fused attention kernels are the next step (issue 5).
 void CudaBackend::attention_forward(Tensor, int, DropoutSpec, Tensor, Tensor) { not_on_gpu("attention_forward"); }
 void CudaBackend::attention_backward(Tensor, int, DropoutSpec, Tensor, Tensor, Tensor) {
     not_on_gpu("attention_backward");
 }
-void CudaBackend::mse_loss_forward(Tensor, Tensor, Tensor) { not_on_gpu("mse_loss_forward"); }
-void CudaBackend::mse_loss_backward(Tensor, Tensor, Tensor) { not_on_gpu("mse_loss_backward"); }
-void CudaBackend::adam_update(Tensor, Tensor, Tensor, Tensor, int64_t, const AdamConfig&) {
-    not_on_gpu("adam_update");
+void CudaBackend::mse_loss_forward(Tensor pred, Tensor target, Tensor loss) {
+    kernels::mse_loss_forward(pred, target, loss, stream_);
+}
+void CudaBackend::mse_loss_backward(Tensor pred, Tensor target, Tensor dpred) {
+    kernels::mse_loss_backward(pred, target, dpred, stream_);
+}
+void CudaBackend::adam_update(Tensor params, Tensor grads, Tensor m, Tensor v, int64_t step,
+                              const AdamConfig& config) {
+    kernels::adam_update(params, grads, m, v, step, config, stream_);
 }
 
 }  // namespace twp

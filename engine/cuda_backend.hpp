@@ -4,9 +4,9 @@
 // the GPU) and against the same kernels under the CUDA emulation (twp_cuda_backend_emu, the CPU
 // tests), so the backend code the GPU runs is the code the CPU tests check.
 //
-// It runs everything LeNet-5 base training and scoring need. The transformer's ops (attention,
-// layer norm, dropout, MSE, Adam, ...) are not on the GPU yet: they throw a twp::Error saying so,
-// and twp runs the predictor stages on the CPU backend (experiment/main.cpp).
+// It runs everything LeNet-5 base training and scoring need, and the transformer's elementwise
+// ops, layer norm, dropout, MSE and Adam. Attention is not on the GPU yet: it throws a twp::Error
+// saying so, and twp runs the predictor stages on the CPU backend (experiment/main.cpp).
 #pragma once
 
 #include "engine/backend.hpp"
@@ -61,7 +61,7 @@ public:
     void sgd_update(Tensor params, Tensor grads, Tensor momentum_buffer,
                     const SgdConfig& config) override;
 
-    // Not on the GPU yet (the transformer): each throws a twp::Error naming the op.
+    // The transformer's ops.
     void add(Tensor a, Tensor b, Tensor y) override;
     void add_row_broadcast(Tensor x, Tensor row, Tensor y) override;
     void scatter_rows(Tensor src, IndexTensor rows, Tensor dst) override;
@@ -71,6 +71,7 @@ public:
                              Tensor dgamma, Tensor dbeta) override;
     void dropout_forward(Tensor x, Tensor y, DropoutSpec spec) override;
     void dropout_backward(Tensor dy, Tensor dx, DropoutSpec spec) override;
+    // Not on the GPU yet: each throws a twp::Error naming the op.
     void attention_forward(Tensor qkv, int heads, DropoutSpec dropout, Tensor probs,
                            Tensor out) override;
     void attention_backward(Tensor qkv, int heads, DropoutSpec dropout, Tensor probs, Tensor dout,

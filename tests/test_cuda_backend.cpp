@@ -1,6 +1,6 @@
 // The CUDA backend as a whole (engine/cuda_backend.*) against the CPU backend: LeNet-5 training
 // steps, the captured (CUDA graph) step against the same step op by op, base training with its
-// snapshots, and the ops it does not run yet. Built twice, like the kernel tests: against the
+// snapshots, the transformer's ops it runs, and the ops it does not run yet. Built twice, like the kernel tests: against the
 // kernels under the CUDA emulation (twp_cuda_backend_tests, CPU, every CI run) and against the
 // kernels built by nvcc (twp_cuda_backend_tests_gpu, label gpu, skipped without a GPU). With MNIST
 // present, the GPU build also trains a real epoch.
@@ -184,12 +184,95 @@ TEST_CASE("base training on the CUDA backend matches the CPU backend's, short la
 }
 
 TEST_CASE("the CUDA backend says which ops it does not run yet", "[cuda_backend]") {
-    Buffer<float> a(cuda(), 8);
-    REQUIRE_THROWS_WITH(cuda().add(a.view(), a.view(), a.view()),
-                        Catch::Contains("does not run add yet") && Catch::Contains("CPU backend"));
-    REQUIRE_THROWS_WITH(cuda().adam_update(a.view(), a.view(), a.view(), a.view(), 1, AdamConfig{}),
-                        Catch::Contains("adam_update"));
+    Buffer<float> qkv(cuda(), 2 * 3 * 12), probs(cuda(), 2 * 2 * 3 * 3), out(cuda(), 2 * 3 * 4);
+    REQUIRE_THROWS_WITH(cuda().attention_forward(qkv.view({2, 3, 12}), 2, DropoutSpec{}, probs.view({2, 2, 3, 3}),
+                                                 out.view({2, 3, 4})),
+                        Catch::Contains("does not run attention_forward yet") && Catch::Contains("CPU backend"));
+    REQUIRE_THROWS_WITH(cuda().attention_backward(qkv.view({2, 3, 12}), 2, DropoutSpec{}, probs.view({2, 2, 3, 3}),
+                                                  out.view({2, 3, 4}), qkv.view({2, 3, 12})),
+                        Catch::Contains("attention_backward"));
     REQUIRE_THAT(cuda().description(), Catch::Contains("cuda"));
+}
+
+// The transformer's ops wired into the backend (each kernel is tested in depth against the CPU
+// backend in tests/test_kernels_transformer.cpp): one call of each through both backends, on the
+// predictor's shapes, the same results (bit for bit where the kernels promise it).
+TEST_CASE("the CUDA backend runs the transformer's non-attention ops as the CPU backend does", "[cuda_backend]") {
+    const int64_t rows = 6, width = 50, count = rows * width;
+    const Shape xs{rows, width}, ws{width}, rs{rows};
+    std::mt19937 random(5);
+    std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+    const auto values = [&](int64_t n) {
+        std::vector<float> v(static_cast<size_t>(n));
+        for (float& x : v) x = uniform(random);
+        return v;
+    };
+    const std::vector<float> x = values(count), other = values(count), row = values(width), gamma = values(width),
+                             beta = values(width), grads = values(count);
+    const std::vector<int32_t> scatter_to = {5, 0, 3};
+    // Runs every op on one backend; returns every output, downloaded, in a fixed order.
+    const auto run = [&](Backend& be) {
+        Buffer<float> bx(be, count), bo(be, count), brow(be, width), bg(be, width), bb(be, width), by(be, count),
+            bmean(be, rows), brstd(be, rows), bdx(be, count), bdg(be, width), bdb(be, width), bloss(be, 1),
+            bparams(be, count), bgrads(be, count), bm(be, count), bv(be, count);
+        Buffer<int32_t> bidx(be, 3);
+        bx.upload(x);
+        bo.upload(other);
+        brow.upload(row);
+        bg.upload(gamma);
+        bb.upload(beta);
+        bidx.upload(scatter_to);
+        bparams.upload(x);
+        bgrads.upload(grads);
+        be.fill(bm.view(), 0.0f);
+        be.fill(bv.view(), 0.0f);
+        std::vector<std::vector<float>> results;
+        be.add(bx.view(), bo.view(), by.view());
+        results.push_back(by.download());
+        be.add_row_broadcast(bx.view(xs), brow.view(), by.view(xs));
+        results.push_back(by.download());
+        be.scatter_rows(bo.view({3, width}), bidx.view(), by.view(xs));
+        results.push_back(by.download());
+        be.dropout_forward(bx.view(), by.view(), DropoutSpec{0.3f, 11, 5});
+        results.push_back(by.download());
+        be.dropout_backward(bo.view(), by.view(), DropoutSpec{0.3f, 11, 5});
+        results.push_back(by.download());
+        be.mse_loss_backward(bx.view(xs), bo.view(xs), by.view(xs));
+        results.push_back(by.download());
+        for (int64_t step = 1; step <= 2; ++step)
+            be.adam_update(bparams.view(), bgrads.view(), bm.view(), bv.view(), step, AdamConfig{});
+        results.push_back(bparams.download());
+        results.push_back(bm.download());
+        results.push_back(bv.download());
+        const size_t exact = results.size();
+        be.mse_loss_forward(bx.view(xs), bo.view(xs), bloss.view({1}));
+        results.push_back(bloss.download());
+        be.layer_norm_forward(bx.view(xs), bg.view(ws), bb.view(ws), 1e-5f, by.view(xs), bmean.view(rs),
+                              brstd.view(rs));
+        results.push_back(by.download());
+        results.push_back(bmean.download());
+        results.push_back(brstd.download());
+        be.layer_norm_backward(bx.view(xs), bg.view(ws), bmean.view(rs), brstd.view(rs), bo.view(xs), bdx.view(xs),
+                               bdg.view(ws), bdb.view(ws));
+        results.push_back(bdx.download());
+        results.push_back(bdg.download());
+        results.push_back(bdb.download());
+        return std::make_pair(results, exact);
+    };
+    const auto [gpu, exact] = run(cuda());
+    const auto host = run(cpu()).first;
+    REQUIRE(gpu.size() == host.size());
+    for (size_t i = 0; i < gpu.size(); ++i) {
+        INFO("output " << i << (i < exact ? " (exact)" : " (to float rounding)"));
+        REQUIRE(gpu[i].size() == host[i].size());
+        for (size_t j = 0; j < gpu[i].size(); ++j) {
+            INFO("element " << j << ": cuda " << gpu[i][j] << ", cpu " << host[i][j]);
+            if (i < exact)
+                REQUIRE(gpu[i][j] == host[i][j]);
+            else
+                REQUIRE(std::abs(gpu[i][j] - host[i][j]) <= 1e-5f * (1.0f + std::abs(host[i][j])));
+        }
+    }
 }
 
 #if defined(TWP_KERNEL_TESTS_NEED_GPU)
