@@ -79,13 +79,13 @@ step "ctest -L gpu (kernels and the CUDA backend on the GPU)" \
 
 sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2> /dev/null || true)
 if [[ -n $sanitizer ]]; then
-    # memcheck over every kernel test; racecheck (shared-memory hazards) over the LeNet kernels,
-    # which are the ones with shared memory and barriers.
+    # memcheck over every kernel test; racecheck (shared-memory hazards) over the LeNet and
+    # transformer kernels, which are the ones with shared memory and barriers.
     step "compute-sanitizer memcheck: twp_kernel_tests_gpu" \
         timeout 300 "$sanitizer" --tool memcheck --error-exitcode 1 --leak-check full "$build/twp_kernel_tests_gpu"
-    step "compute-sanitizer racecheck: twp_kernel_tests_gpu [lenet]" \
+    step "compute-sanitizer racecheck: twp_kernel_tests_gpu [lenet],[transformer]" \
         timeout 300 "$sanitizer" --tool racecheck --error-exitcode 1 --racecheck-report hazard \
-        "$build/twp_kernel_tests_gpu" "[lenet]"
+        "$build/twp_kernel_tests_gpu" "[lenet],[transformer]"
 else
     skip "compute-sanitizer" "not found in PATH or /usr/local/cuda/bin"
 fi
