@@ -10,7 +10,10 @@
 #include <cmath>
 #include <filesystem>
 #include <random>
+#include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include "engine/buffer.hpp"
 #include "engine/cpu_backend.hpp"
@@ -159,7 +162,7 @@ TEST_CASE("base training on the CUDA backend matches the CPU backend's, short la
     dataset.name = "mnist";
     dataset.train = synthetic_images(330, 13);  // 11 batches: 10 of 32 and one of 10
     dataset.test = synthetic_images(100, 14);
-    const std::filesystem::path dir = std::filesystem::temp_directory_path() / "twp_test_cuda_backend";
+    const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("twp_test_cuda_backend_" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir);
     std::vector<std::vector<float>> finals;
     std::vector<RunSummary> summaries;
@@ -288,7 +291,7 @@ TEST_CASE("one epoch of base training on the GPU reaches 97% test accuracy", "[c
     options.epochs = 1;
     options.num_runs = 1;
     options.show_progress = false;
-    options.snapshot_dir = std::filesystem::temp_directory_path() / "twp_test_gpu_epoch";
+    options.snapshot_dir = std::filesystem::temp_directory_path() / ("twp_test_gpu_epoch_" + std::to_string(::getpid()));
     std::filesystem::remove_all(options.snapshot_dir);
     const RunSummary run = train_base(cuda(), dataset, options).front();
     INFO("test accuracy " << run.final_test.accuracy << "%, " << run.train_images_per_second << " img/s");
@@ -307,7 +310,7 @@ TEST_CASE("20 epochs on the GPU reach the CPU backend's accuracy within 0.2 poin
     options.epochs = 20;
     options.num_runs = 1;
     options.show_progress = false;
-    options.snapshot_dir = std::filesystem::temp_directory_path() / "twp_test_gpu_20_epochs";
+    options.snapshot_dir = std::filesystem::temp_directory_path() / ("twp_test_gpu_20_epochs_" + std::to_string(::getpid()));
     std::filesystem::remove_all(options.snapshot_dir);
     const RunSummary run = train_base(cuda(), dataset, options).front();
     INFO("test accuracy " << run.final_test.accuracy << "%, " << run.train_images_per_second << " img/s");
