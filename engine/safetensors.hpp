@@ -19,12 +19,15 @@
 // Precondition: a little-endian host (checked at compile time), since bytes are copied as-is.
 #pragma once
 
+#include <charconv>
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "engine/error.hpp"
 
 namespace twp {
 
@@ -93,5 +96,19 @@ SafetensorsFile load_safetensors(const std::filesystem::path& path);
 TensorRecord make_tensor(std::string name, DType dtype, std::vector<int64_t> shape, const void* data);
 TensorRecord make_f32_tensor(std::string name, std::vector<int64_t> shape, const float* data);
 TensorRecord make_i32_tensor(std::string name, std::vector<int64_t> shape, const int32_t* data);
+
+// The number a metadata entry holds (written as text, as safetensors metadata is): an error naming
+// the file when the entry is missing or is not exactly a number of type T.
+template <class T>
+T metadata_number(const SafetensorsFile& file, const std::string& key) {
+    const auto it = file.metadata.find(key);
+    if (it == file.metadata.end()) TWP_FAIL(file.source << " has no '" << key << "' in its metadata");
+    T value{};
+    const std::string& text = it->second;
+    const auto [stop, status] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (status != std::errc() || stop != text.data() + text.size() || text.empty())
+        TWP_FAIL(file.source << ": metadata '" << key << "' is not a number: '" << text << "'");
+    return value;
+}
 
 }  // namespace twp

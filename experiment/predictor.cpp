@@ -214,18 +214,6 @@ std::vector<Setting> training_settings(const PredictorData& data, const Predicto
              "the snapshots in --snapshot_dir, --apply_pca, --standardize"}};
 }
 
-template <class T>
-T metadata_number(const SafetensorsFile& file, const std::string& key) {
-    const auto it = file.metadata.find(key);
-    if (it == file.metadata.end()) TWP_FAIL(file.source << " has no '" << key << "' in its metadata");
-    T value{};
-    const std::string& text = it->second;
-    const auto [stop, status] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (status != std::errc() || stop != text.data() + text.size() || text.empty())
-        TWP_FAIL(file.source << ": metadata '" << key << "' is not a number: '" << text << "'");
-    return value;
-}
-
 constexpr const char* kCheckpointFormat = "twp-predictor-checkpoint/1";
 
 }  // namespace

@@ -51,18 +51,6 @@ void remove_unlisted_snapshots(const std::filesystem::path& run_dir, const std::
     }
 }
 
-template <class T>
-T metadata_number(const SafetensorsFile& file, const std::string& key) {
-    const auto it = file.metadata.find(key);
-    if (it == file.metadata.end()) TWP_FAIL(file.source << " has no '" << key << "' in its metadata");
-    T value{};
-    const std::string& text = it->second;
-    const auto [stop, status] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (status != std::errc() || stop != text.data() + text.size() || text.empty())
-        TWP_FAIL(file.source << ": metadata '" << key << "' is not a number: '" << text << "'");
-    return value;
-}
-
 // Metadata values are strings in safetensors; doubles are written with full precision.
 std::string exact(double value) {
     char text[64];
