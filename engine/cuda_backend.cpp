@@ -38,6 +38,8 @@ private:
     kernels::Graph graph_;
 };
 
+kernels::GemmMath gemm_math(bool tf32) { return tf32 ? kernels::GemmMath::kTf32 : kernels::GemmMath::kFp32; }
+
 [[noreturn]] void not_on_gpu(const char* op) {
     TWP_FAIL("the CUDA backend does not run " << op << " yet (the transformer's attention is not on the GPU): "
                                               << "run the predictor on the CPU backend");
@@ -45,7 +47,7 @@ private:
 
 }  // namespace
 
-CudaBackend::CudaBackend(int device) : device_(device) {
+CudaBackend::CudaBackend(int device, bool tf32) : device_(device), tf32_(tf32) {
     kernels::set_device(device);
     stream_ = kernels::create_stream();
 }
@@ -71,7 +73,8 @@ std::string CudaBackend::description() const {
             text << "cuda device " << d.index << ": " << d.name << ", compute capability " << d.major << "."
                  << d.minor << ", " << d.memory_gib << " GiB; driver " << probe.driver_version / 1000 << "."
                  << probe.driver_version % 1000 / 10 << ", runtime " << probe.runtime_version / 1000 << "."
-                 << probe.runtime_version % 1000 / 10 << "; cuBLAS for the GEMMs";
+                 << probe.runtime_version % 1000 / 10 << "; cuBLAS for the GEMMs"
+                 << (tf32_ ? " (TF32 tensor cores, --tf32)" : " (FP32)");
             return text.str();
         }
     return "cuda device " + std::to_string(device_);
@@ -151,7 +154,7 @@ void CudaBackend::relu_backward(Tensor y, Tensor dy, Tensor dx) { kernels::relu_
 void CudaBackend::linear_forward(Tensor x, Tensor w, Tensor b, Tensor y, Activation activation) {
     checks::linear(x, w, b, y);
     const int64_t batch = x.dim(0), in = x.dim(1), out = w.dim(0);
-    kernels::gemm(false, true, batch, out, in, 1.0f, x.data, in, w.data, in, 0.0f, y.data, out, stream_);
+    kernels::gemm(false, true, batch, out, in, 1.0f, x.data, in, w.data, in, 0.0f, y.data, out, stream_, gemm_math(tf32_));
     kernels::bias_activation(y, b, activation, stream_);
 }
 
@@ -162,9 +165,9 @@ void CudaBackend::linear_backward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tens
     const int64_t batch = x.dim(0), in = x.dim(1), out = w.dim(0);
     if (!dx.empty()) {
         TWP_CHECK(dx.shape == x.shape, "linear_backward: dx " << dx.shape.str() << " vs x " << x.shape.str());
-        kernels::gemm(false, false, batch, in, out, 1.0f, dy.data, out, w.data, in, 0.0f, dx.data, in, stream_);
+        kernels::gemm(false, false, batch, in, out, 1.0f, dy.data, out, w.data, in, 0.0f, dx.data, in, stream_, gemm_math(tf32_));
     }
-    kernels::gemm(true, false, out, in, batch, 1.0f, dy.data, out, x.data, in, 0.0f, dw.data, in, stream_);
+    kernels::gemm(true, false, out, in, batch, 1.0f, dy.data, out, x.data, in, 0.0f, dw.data, in, stream_, gemm_math(tf32_));
     kernels::bias_gradient(dy, db, stream_);
 }
 

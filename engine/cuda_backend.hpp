@@ -15,7 +15,9 @@ namespace twp {
 
 class CudaBackend final : public Backend {
 public:
-    explicit CudaBackend(int device = 0);
+    // tf32: the GEMMs (linear layers, projections) use TF32 tensor cores (twp --tf32); off by
+    // default, so the GPU agrees with the CPU in fp32.
+    explicit CudaBackend(int device = 0, bool tf32 = false);
     ~CudaBackend() override;
     CudaBackend(const CudaBackend&) = delete;
     CudaBackend& operator=(const CudaBackend&) = delete;
@@ -83,6 +85,7 @@ public:
 
 private:
     int device_;
+    bool tf32_;
     void* stream_;  // kernels::Stream
 };
 

@@ -151,6 +151,8 @@ Config parse_args(const std::vector<std::string>& args) {
             config.help = true;
         } else if (flag == "--no_cuda" && !has_value) {
             config.no_cuda = true;
+        } else if (flag == "--tf32" && !has_value) {
+            config.tf32 = true;
         } else if (flag == "--apply_pca" && !has_value) {
             config.apply_pca = true;
         } else if (flag == "--resume" && !has_value) {
@@ -238,6 +240,9 @@ data and machine:
   --data_dir DIR          IDX files (raw or .gz)                                [data/<dataset>]
   --no_cuda               never use a GPU
   --device N              the CUDA device to use                                [0]
+  --tf32                  TF32 tensor cores for the GPU's matrix products: faster, but
+                          products keep 10 mantissa bits, so GPU and CPU results no longer
+                          agree to fp32 rounding                                 [off]
   --threads N             CPU threads                                           [all cores]
   --help                  this text
 

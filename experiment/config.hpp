@@ -53,6 +53,7 @@ struct Config {
     bool no_cuda = false;
     int device = 0;  // which CUDA device
     bool device_given = false;
+    bool tf32 = false;  // TF32 tensor cores for the GPU's GEMMs (off: the GPU agrees with the CPU in fp32)
     int threads = 0;  // CPU threads; 0 = all cores
     bool help = false;
     std::vector<std::string> arguments;  // as given, for the logs

@@ -112,6 +112,8 @@ void write_config(const std::filesystem::path& dir, const Config& c, const std::
          << "model_path: " << (c.model_path.empty() ? "None" : c.model_path) << "\n"
          << "results_dir: " << c.results_dir << "\n"
          << "no_cuda: " << (c.no_cuda ? "true" : "false") << "\n"
+         << "device: " << c.device << "\n"
+         << "tf32: " << (c.tf32 ? "true" : "false") << "\n"
          << "threads: " << (c.threads ? std::to_string(c.threads) : "all cores") << "\n";
     text << "\nCommand line: twp";
     for (const std::string& a : c.arguments) text << " " << a;

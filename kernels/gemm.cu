@@ -82,18 +82,22 @@ cublasHandle_t handle_for_current_device() {
 
 void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha,
           const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
-          int64_t ldc, Stream stream) {
+          int64_t ldc, Stream stream, GemmMath math) {
     check_gemm(transpose_a, transpose_b, m, n, k, lda, ldb, ldc);
     if (m == 0 || n == 0) return;
 #if defined(__CUDACC__)
     cublasHandle_t handle = handle_for_current_device();
     TWP_CUBLAS_CHECK(cublasSetStream(handle, static_cast<cudaStream_t>(stream)));
+    // The handle is shared by every caller on this thread: the math mode is set for each call.
+    TWP_CUBLAS_CHECK(cublasSetMathMode(
+        handle, math == GemmMath::kTf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH));
     // Row-major C = op(A) op(B)  <=>  column-major C^T = op(B)^T op(A)^T: B first, then A.
     TWP_CUBLAS_CHECK(cublasSgemm(handle, transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N,
                                  transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m), int(k), &alpha,
                                  b, int(ldb), a, int(lda), &beta, c, int(ldc)));
 #else
     (void)stream;  // the emulation is synchronous
+    (void)math;    // and computes in FP32 (TF32 rounding is not emulated)
     const auto run = [=] { blas::gemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); };
     if (emu::capturing())
         emu::record(run);

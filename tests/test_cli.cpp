@@ -39,6 +39,8 @@ TEST_CASE("flags, aliases and the legacy --train_base", "[cli]") {
     REQUIRE_FALSE(parse_args({}).device_given);
     REQUIRE(parse_args({"--device", "1"}).device == 1);
     REQUIRE(parse_args({"--device=2"}).device_given);
+    REQUIRE_FALSE(parse_args({}).tf32);
+    REQUIRE(parse_args({"--tf32"}).tf32);
 }
 
 TEST_CASE("invalid arguments are refused with the flag named", "[cli]") {
@@ -55,5 +57,6 @@ TEST_CASE("invalid arguments are refused with the flag named", "[cli]") {
     REQUIRE_THROWS_WITH(parse_args({"--num_runs"}), Contains("--num_runs needs a value"));
     REQUIRE_THROWS_WITH(parse_args({"--snapshot_dir="}), Contains("--snapshot_dir is empty"));
     REQUIRE_THROWS_AS(parse_args({"--no_cuda=1"}), UsageError);
+    REQUIRE_THROWS_AS(parse_args({"--tf32=1"}), UsageError);
     REQUIRE_THROWS_WITH(parse_args({"--device", "-1"}), Contains("--device"));
 }
