@@ -21,7 +21,7 @@ ChosenBackend on_cpu(const DeviceChoice& choice, const std::string& why) {
 
 }  // namespace
 
-ChosenBackend choose_lenet_backend(const DeviceChoice& choice) {
+ChosenBackend choose_backend(const DeviceChoice& choice) {
     if (choice.no_cuda) return on_cpu(choice, "--no_cuda: running on the CPU");
     const DeviceProbe probe = probe_devices();
     if (!probe.built_with_cuda) return on_cpu(choice, probe.problem + ": running on the CPU");
@@ -42,9 +42,9 @@ ChosenBackend choose_lenet_backend(const DeviceChoice& choice) {
                   probe.runtime_version % 1000 / 10);
 #ifdef TWP_HAVE_CUDA
     try {
-        return {std::make_unique<CudaBackend>(device->index),
-                std::string(found) + ": LeNet-5 (base training, scoring) runs on it; PCA and the transformer "
-                                     "run on the CPU"};
+        return {std::make_unique<CudaBackend>(device->index, choice.tf32),
+                std::string(found) + ": the experiment runs on it" +
+                    (choice.tf32 ? " (TF32 tensor cores for the GEMMs, --tf32)" : "")};
     } catch (const Error& e) {
         return on_cpu(choice, std::string(found) + " could not be used (" + e.what() + "): falling back to the CPU");
     }

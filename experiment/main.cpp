@@ -11,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "engine/cpu_backend.hpp"
 #include "engine/device_backend.hpp"
 #include "experiment/base_training.hpp"
 #include "experiment/config.hpp"
@@ -87,23 +86,17 @@ int run(const Config& config) {
     std::optional<FolderLock> snapshot_lock;
     if (config.mode == "full" || config.mode == "train_base")
         snapshot_lock.emplace(config.snapshot_dir, "wait for it or use another --snapshot_dir");
-    // LeNet-5 (base training, scoring, the plug-in test) runs on the GPU where there is one; the
-    // PCA and the transformer run on the CPU backend until their kernels exist.
-    ChosenBackend chosen = choose_lenet_backend({config.no_cuda, config.device, config.device_given, config.threads});
-    Backend& lenet_backend = *chosen.backend;
+    // Everything runs on one backend: the GPU where there is one, else the CPU. Only file writing
+    // and plotting stay on the host.
+    ChosenBackend chosen = choose_backend({config.no_cuda, config.device, config.device_given, config.tf32, config.threads});
+    Backend& backend = *chosen.backend;
     const std::string device_note = chosen.note;
     std::fprintf(stderr, "twp: %s\n", device_note.c_str());
-    CpuBackend cpu_backend(config.threads);
-    Backend& backend = cpu_backend;  // the predictor's
-    std::fprintf(stderr, "twp: backend %s\n", lenet_backend.description().c_str());
-    if (&lenet_backend != &backend && lenet_backend.name() != "cpu")
-        std::fprintf(stderr, "twp: predictor backend %s\n", backend.description().c_str());
+    std::fprintf(stderr, "twp: backend %s\n", backend.description().c_str());
 
     ExperimentResults results;
     results.mode = config.mode;
-    results.backend = lenet_backend.name() == "cpu" ? backend.description()
-                                                    : "LeNet-5: " + lenet_backend.description() +
-                                                          "; PCA and transformer: " + backend.description();
+    results.backend = backend.description();
     results.dataset = config.dataset;
     if (config.mode == "full" || config.mode == "train_base") {
         const auto start = std::chrono::steady_clock::now();
@@ -115,7 +108,7 @@ int run(const Config& config) {
         options.snapshot_dir = config.snapshot_dir;
         options.sgd.learning_rate = float(config.base_learning_rate);
         options.resume = config.resume;
-        results.base_runs = train_base(lenet_backend, dataset, options);
+        results.base_runs = train_base(backend, dataset, options);
         results.stage_seconds.push_back({"base_training", seconds_since(start)});
         std::printf("Base training done: %d run%s of %d epochs on %s.\n", config.num_runs,
                     config.num_runs > 1 ? "s" : "", config.training_epochs, dataset.name.c_str());
@@ -232,7 +225,7 @@ int run(const Config& config) {
             if (dataset.name != runs.runs.front().dataset)
                 dataset = load_dataset(config.data_dir.empty() ? "data/" + runs.runs.front().dataset : config.data_dir,
                                        runs.runs.front().dataset);
-            results.plugin = plugin_test(lenet_backend, dataset.test, data, *results.extrapolation);
+            results.plugin = plugin_test(backend, dataset.test, data, *results.extrapolation);
             results.stage_seconds.push_back({"plug_in_test", seconds_since(start)});
         }
     }
