@@ -2,11 +2,15 @@
 # The checks that need an NVIDIA GPU, as one command (meant to finish within 8 minutes on one
 # H100/H200-class GPU):
 #   1. configure and build build-gpu/ with CUDA for this GPU's architecture;
-#   2. the `gpu` CTest label: every kernel test and the CUDA-backend tests natively on the GPU;
+#   2. the `gpu` CTest label: every kernel test, the CUDA-backend tests and the small whole
+#      experiment against the CPU backend, natively on the GPU;
 #   3. compute-sanitizer memcheck and racecheck over the kernel tests (where the tool exists);
-#   4. with MNIST in data/mnist: one epoch through the CLI on the GPU, and 20 epochs against the
-#      CPU backend's accuracy for the same seed (within 0.2 points);
-#   5. bench/run_bench_lenet5_gpu.sh (twp beside PyTorch on the same GPU where PyTorch has CUDA).
+#   4. with MNIST in data/mnist: one epoch through the CLI on the GPU, 20 epochs against the
+#      CPU backend's accuracy for the same seed (within 0.2 points), and a small `--mode full`
+#      on the GPU and on the CPU with the same seed (bench/run_bench_pipeline_gpu.sh: the same
+#      files, metrics within tolerance, time per stage);
+#   5. the benchmarks, twp beside PyTorch on the same GPU where PyTorch has CUDA:
+#      bench/run_bench_lenet5_gpu.sh and bench/run_bench_predictor_gpu.sh.
 # Prints a report at the end saying which steps passed, failed or were skipped, and why; exits
 # non-zero when any step failed. The machine needs cmake, g++, the CUDA toolkit and the project's
 # Debian packages (tools/setup-deps.sh installs them where apt works); MNIST is fetched with
@@ -64,7 +68,7 @@ configure_and_build() {
         -DCMAKE_CUDA_ARCHITECTURES="$arch" > "$build.log" 2>&1 || { tail -n 40 "$build.log"; return 1; }
     grep -q "twp: CUDA ON" "$build.log" || { echo "CMake did not enable CUDA:"; grep "twp:" "$build.log"; return 1; }
     cmake --build "$build" -j "$(nproc)" --target twp twp_kernel_tests_gpu twp_cuda_backend_tests_gpu \
-        bench_lenet5_gpu >> "$build.log" 2>&1 || { grep -E "error|Error" "$build.log" | head -n 40; return 1; }
+        twp_pipeline_cuda_tests_gpu bench_lenet5_gpu bench_predictor_gpu >> "$build.log" 2>&1 || { grep -E "error|Error" "$build.log" | head -n 40; return 1; }
 }
 step "build with CUDA (sm_$arch) in $build" configure_and_build
 if ((failed)); then finish; fi
@@ -74,7 +78,7 @@ if ((failed)); then finish; fi
 have_mnist=0
 [[ -f data/mnist/train-images-idx3-ubyte || -f data/mnist/train-images-idx3-ubyte.gz ]] && have_mnist=1
 
-step "ctest -L gpu (kernels and the CUDA backend on the GPU)" \
+step "ctest -L gpu (kernels, the CUDA backend, the whole experiment on the GPU)" \
     bash -c "cd $build && ctest -L gpu --output-on-failure --timeout 300"
 
 sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2> /dev/null || true)
@@ -102,6 +106,9 @@ if ((have_mnist)); then
         step "20 epochs on the GPU within 0.2 points of the CPU backend's accuracy" \
             "$build/twp_cuda_backend_tests_gpu" "[long]" --success --durations yes
     fi
+    step "twp --mode full on the GPU and on the CPU: same files, metrics within tolerance, time per stage" \
+        bench/run_bench_pipeline_gpu.sh --build "$root/$build" --num_runs 1 --training_epochs 1 \
+        --snapshots_per_epoch 10 --apply_pca --n_components 8 --predictor_epochs 10
 else
     skip "MNIST runs on the GPU" "no data/mnist (tools/fetch-data.sh could not fetch it here): bring data/mnist along"
 fi
@@ -109,4 +116,5 @@ fi
 seconds=3
 ((quick)) && seconds=1
 step "bench/run_bench_lenet5_gpu.sh" bench/run_bench_lenet5_gpu.sh "$seconds" "$root/$build"
+step "bench/run_bench_predictor_gpu.sh" bench/run_bench_predictor_gpu.sh "$seconds" "$root/$build"
 finish
