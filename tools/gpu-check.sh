@@ -6,7 +6,10 @@
 #   3. compute-sanitizer memcheck and racecheck over the kernel tests (where the tool exists);
 #   4. with MNIST in data/mnist: one epoch through the CLI on the GPU, and 20 epochs against the
 #      CPU backend's accuracy for the same seed (within 0.2 points);
-#   5. bench/run_bench_lenet5_gpu.sh (twp beside PyTorch on the same GPU where PyTorch has CUDA).
+#   5. bench/run_bench_lenet5_gpu.sh (twp beside PyTorch on the same GPU where PyTorch has CUDA);
+#   6. bench/run_bench_pca_gpu.sh at n = 200, 1000 (--quick: 200): the cuSOLVER PCA fit, its
+#      stages, agreement with the CPU fit, cusolverDnDgesvd and PyTorch beside it (n = 4000, the
+#      full benchmark, takes longer: run it by hand).
 # Prints a report at the end saying which steps passed, failed or were skipped, and why; exits
 # non-zero when any step failed. The machine needs cmake, g++, the CUDA toolkit and the project's
 # Debian packages (tools/setup-deps.sh installs them where apt works); MNIST is fetched with
@@ -64,7 +67,7 @@ configure_and_build() {
         -DCMAKE_CUDA_ARCHITECTURES="$arch" > "$build.log" 2>&1 || { tail -n 40 "$build.log"; return 1; }
     grep -q "twp: CUDA ON" "$build.log" || { echo "CMake did not enable CUDA:"; grep "twp:" "$build.log"; return 1; }
     cmake --build "$build" -j "$(nproc)" --target twp twp_kernel_tests_gpu twp_cuda_backend_tests_gpu \
-        bench_lenet5_gpu >> "$build.log" 2>&1 || { grep -E "error|Error" "$build.log" | head -n 40; return 1; }
+        twp_pca_device_tests_gpu bench_lenet5_gpu bench_pca_gpu >> "$build.log" 2>&1 || { grep -E "error|Error" "$build.log" | head -n 40; return 1; }
 }
 step "build with CUDA (sm_$arch) in $build" configure_and_build
 if ((failed)); then finish; fi
@@ -74,7 +77,7 @@ if ((failed)); then finish; fi
 have_mnist=0
 [[ -f data/mnist/train-images-idx3-ubyte || -f data/mnist/train-images-idx3-ubyte.gz ]] && have_mnist=1
 
-step "ctest -L gpu (kernels and the CUDA backend on the GPU)" \
+step "ctest -L gpu (kernels, the CUDA backend and its PCA on the GPU)" \
     bash -c "cd $build && ctest -L gpu --output-on-failure --timeout 300"
 
 sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2> /dev/null || true)
@@ -83,6 +86,8 @@ if [[ -n $sanitizer ]]; then
     # transformer kernels, which are the ones with shared memory and barriers.
     step "compute-sanitizer memcheck: twp_kernel_tests_gpu" \
         timeout 300 "$sanitizer" --tool memcheck --error-exitcode 1 --leak-check full "$build/twp_kernel_tests_gpu"
+    step "compute-sanitizer memcheck: twp_pca_device_tests_gpu" \
+        timeout 300 "$sanitizer" --tool memcheck --error-exitcode 1 --leak-check full "$build/twp_pca_device_tests_gpu"
     step "compute-sanitizer racecheck: twp_kernel_tests_gpu [lenet],[transformer]" \
         timeout 300 "$sanitizer" --tool racecheck --error-exitcode 1 --racecheck-report hazard \
         "$build/twp_kernel_tests_gpu" "[lenet],[transformer]"
@@ -109,4 +114,7 @@ fi
 seconds=3
 ((quick)) && seconds=1
 step "bench/run_bench_lenet5_gpu.sh" bench/run_bench_lenet5_gpu.sh "$seconds" "$root/$build"
+pca_sizes=200,1000
+((quick)) && pca_sizes=200
+step "bench/run_bench_pca_gpu.sh $pca_sizes" bench/run_bench_pca_gpu.sh "$pca_sizes" "$root/$build"
 finish
