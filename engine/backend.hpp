@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 
+#include "engine/pca_solver.hpp"
 #include "engine/tensor.hpp"
 
 namespace twp {
@@ -81,6 +82,10 @@ public:
         (void)work;
         TWP_FAIL(name() << " backend: replay of work it never captured");
     }
+
+    // ---- PCA: the solver behind fit_pca(Backend&, ...) and the backend transforms (engine/pca.hpp) ----
+    // nullptr (the default) means the CPU solver; the CUDA backend returns its cuBLAS/cuSOLVER one.
+    virtual std::unique_ptr<PcaSolver> pca_solver() { return nullptr; }
 
     // ---- data ----
     // dst[i] = src[rows[i]] for whole rows: src [N, ...], rows [B], dst [B, ...] (same row size).

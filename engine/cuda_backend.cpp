@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "engine/cuda_pca_solver.hpp"
 #include "engine/device_probe.hpp"
 #include "engine/op_checks.hpp"
 #include "kernels/adam.cuh"
@@ -119,6 +120,10 @@ void CudaBackend::replay(CapturedWork& work) {
     const auto* graph = dynamic_cast<const CudaGraph*>(&work);
     TWP_CHECK(graph, "cuda backend: replay of work another backend captured");
     kernels::replay(graph->get(), stream_);
+}
+
+std::unique_ptr<PcaSolver> CudaBackend::pca_solver() {
+    return std::make_unique<CudaPcaSolver>(stream_);
 }
 
 void CudaBackend::gather_rows(Tensor src, IndexTensor rows, Tensor dst) {

@@ -36,6 +36,8 @@ public:
     void copy_device(void* device_dst, const void* device_src, std::size_t bytes) override;
     std::unique_ptr<CapturedWork> capture(const std::function<void()>& work) override;
     void replay(CapturedWork& work) override;
+    // PCA on cuBLAS and cuSOLVER (engine/cuda_pca_solver.hpp), on this backend's stream.
+    std::unique_ptr<PcaSolver> pca_solver() override;
 
     void gather_rows(Tensor src, IndexTensor rows, Tensor dst) override;
     void gather_labels(IndexTensor src, IndexTensor rows, IndexTensor dst) override;

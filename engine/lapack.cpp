@@ -45,6 +45,33 @@ void symmetric_eigen_largest(int64_t n, double* a, int64_t count, double* eigenv
                          eigenvectors + (count - 1 - i) * n);
 }
 
+void symmetric_eigen_all(int64_t n, double* a, double* eigenvalues) {
+    TWP_CHECK(n >= 1, "symmetric_eigen_all: empty " << n << " x " << n << " matrix");
+    const lapack_int size = to_lapack_int(n, "n");
+    // Column-major 'U' is the row-major lower triangle; the eigenvectors come back as columns of
+    // the column-major matrix, which are the rows of the row-major one.
+    const lapack_int info = LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'V', 'U', size, a, size, eigenvalues);
+    TWP_CHECK(info == 0, "LAPACKE_dsyevd on a " << n << " x " << n << " matrix failed with info "
+                                                << info << " (< 0: bad argument; > 0: did not "
+                                                   "converge); check the input for NaN or Inf");
+}
+
+void svd_left(int64_t m, int64_t n, double* a, int64_t lda, double* singular_values, double* u,
+              int64_t ldu) {
+    TWP_CHECK(n >= 1 && m >= n && lda >= m && ldu >= m,
+              "svd_left: needs m >= n >= 1, lda >= m, ldu >= m; got m " << m << ", n " << n
+                                                                        << ", lda " << lda << ", ldu " << ldu);
+    std::vector<double> superb(std::max<int64_t>(n - 1, 1));
+    double vt = 0;  // not referenced with jobvt 'N'
+    const lapack_int info = LAPACKE_dgesvd(LAPACK_COL_MAJOR, 'S', 'N', to_lapack_int(m, "m"),
+                                           to_lapack_int(n, "n"), a, to_lapack_int(lda, "lda"),
+                                           singular_values, u, to_lapack_int(ldu, "ldu"), &vt, 1,
+                                           superb.data());
+    TWP_CHECK(info == 0, "LAPACKE_dgesvd on a " << m << " x " << n << " matrix failed with info "
+                                                << info << " (< 0: bad argument; > 0: did not "
+                                                   "converge)");
+}
+
 bool cholesky_lower(int64_t n, double* a) {
     const lapack_int size = to_lapack_int(n, "n");
     // Column-major 'U' gives u with a = uᵀu; read row-major, u is l = uᵀ, lower triangular.

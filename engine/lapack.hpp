@@ -1,5 +1,5 @@
 // LAPACK through LAPACKE (Debian's liblapacke over OpenBLAS's LAPACK): the symmetric
-// eigensolver and the Cholesky factorization PCA needs, in double, on row-major arrays. The one
+// eigensolvers, the SVD and the Cholesky factorization PCA needs, in double, on row-major arrays. The one
 // place where LAPACK argument order and the row-/column-major mapping are spelled out.
 //
 // A symmetric row-major matrix's lower triangle is, read column-major, the upper triangle of the
@@ -18,6 +18,20 @@ namespace twp::lapack {
 // reports a failure.
 void symmetric_eigen_largest(int64_t n, double* a, int64_t count, double* eigenvalues,
                              double* eigenvectors);
+
+// All eigenpairs of the symmetric a[n, n] (row-major; only the lower triangle is read) by LAPACK's
+// dsyevd (divide and conquer): the CPU twin of cusolverDnDsyevd, which kernels/eigen.cu calls on
+// a GPU and this under the CUDA emulation. eigenvalues[n] come out in ascending order (as LAPACK
+// and cuSOLVER return them) and a is overwritten with the eigenvectors: row i is the unit
+// eigenvector of eigenvalues[i]. Throws twp::Error when LAPACK reports a failure.
+void symmetric_eigen_all(int64_t n, double* a, double* eigenvalues);
+
+// Thin SVD of the column-major a[m, n] (m >= n, leading dimension lda >= m) by dgesvd: the n
+// singular values in decreasing order and the left singular vectors u[m, n] (column-major,
+// leading dimension ldu >= m); a is destroyed. The CPU twin of cusolverDnDgesvd with jobu 'S',
+// jobvt 'N' (kernels/eigen.cu, for the PCA benchmark's comparison).
+void svd_left(int64_t m, int64_t n, double* a, int64_t lda, double* singular_values, double* u,
+              int64_t ldu);
 
 // Cholesky factorization in place: a[n, n] (row-major, symmetric, lower triangle read) becomes the
 // lower-triangular l with a = l · lᵀ; the strict upper triangle is left as it was. Returns false,

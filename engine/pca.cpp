@@ -1,4 +1,7 @@
-// PCA (engine/pca.hpp) through the Gram matrix of the centered snapshots, in double:
+// PCA (engine/pca.hpp) through the Gram matrix of the centered snapshots, in double. Steps 1-4
+// are the solver's (engine/pca_solver.hpp: the CPU one here, the CUDA one in
+// engine/cuda_pca_solver.cpp, the same steps on cuBLAS and cuSOLVER); steps 5-7, the rank cut and
+// the explained variance are fit_pca(PcaSolver&, ...)'s, shared by both:
 //   1. column means of x[n, d] in double;
 //   2. G[n, n] = Xc · Xcᵀ, accumulated over blocks of kColumnBlock columns converted to double
 //      (DSYRK per block): fp32 squaring would lose the small components, and a whole double copy
@@ -42,9 +45,11 @@
 #include <limits>
 #include <string>
 
+#include "engine/backend.hpp"
 #include "engine/blas.hpp"
 #include "engine/error.hpp"
 #include "engine/lapack.hpp"
+#include "engine/pca_solver.hpp"
 #include "engine/random.hpp"
 #include "engine/safetensors.hpp"
 
@@ -197,13 +202,90 @@ void PcaModel::inverse_transform(const float* scores, int64_t rows, float* x) co
     }
 }
 
-PcaModel fit_pca(const float* x, int64_t n, int64_t d, int64_t requested_components) {
+namespace {
+
+// The CPU solver: OpenBLAS and LAPACK on the caller's array, in double column blocks.
+class CpuPcaSolver final : public PcaSolver {
+public:
+    std::string name() const override { return "cpu"; }
+
+    // 1. Means (the caller checks them for NaN and Inf before LAPACK sees anything).
+    std::vector<double> center(const float* x, int64_t n, int64_t d) override {
+        x_ = x;
+        n_ = n;
+        d_ = d;
+        mean_.assign(d, 0.0);
+        for (int64_t i = 0; i < n; ++i)
+            for (int64_t j = 0; j < d; ++j) mean_[j] += double(x[i * d + j]);
+        for (int64_t j = 0; j < d; ++j) mean_[j] /= double(n);
+        return mean_;
+    }
+
+    // 2. Gram matrix of the centered rows, lower triangle; 3. its largest eigenpairs.
+    Eigenpairs largest_eigenpairs(int64_t count) override {
+        const int64_t n = n_, d = d_;
+        std::vector<double> gram(n * n, 0.0), block(n * std::min(d, kColumnBlock));
+        for (int64_t c0 = 0; c0 < d; c0 += kColumnBlock) {
+            const int64_t width = std::min(kColumnBlock, d - c0);
+            centered_block(x_, n, d, mean_.data(), c0, width, block.data());
+            blas::syrk_lower(n, width, 1.0, block.data(), width, 1.0, gram.data(), n);
+        }
+        Eigenpairs result;
+        for (int64_t i = 0; i < n; ++i) result.total += gram[i * n + i];
+        result.eigenvalues.resize(count);
+        eigenvectors_.resize(count * n);
+        lapack::symmetric_eigen_largest(n, gram.data(), count, result.eigenvalues.data(),
+                                        eigenvectors_.data());
+        eigenvalues_ = result.eigenvalues;
+        return result;
+    }
+
+    // 4. Xcᵀ u_i / σ_i over double column blocks.
+    void components(int64_t rank, float* basis) override {
+        const int64_t n = n_, d = d_;
+        for (int64_t i = 0; i < rank; ++i) {
+            const double inverse_sigma = 1.0 / std::sqrt(eigenvalues_[i]);
+            for (int64_t s = 0; s < n; ++s) eigenvectors_[i * n + s] *= inverse_sigma;
+        }
+        std::vector<double> block(n * std::min(d, kColumnBlock)), product(rank * std::min(d, kColumnBlock));
+        for (int64_t c0 = 0; c0 < d; c0 += kColumnBlock) {
+            const int64_t width = std::min(kColumnBlock, d - c0);
+            centered_block(x_, n, d, mean_.data(), c0, width, block.data());
+            blas::gemm(false, false, rank, width, n, 1.0, eigenvectors_.data(), n, block.data(),
+                       width, 0.0, product.data(), width);
+            store_block(product.data(), rank, width, basis, d, c0);
+        }
+    }
+
+    void transform(const PcaModel& model, const float* x, int64_t rows, float* scores) override {
+        model.transform(x, rows, scores);
+    }
+    void inverse_transform(const PcaModel& model, const float* scores, int64_t rows,
+                           float* x) override {
+        model.inverse_transform(scores, rows, x);
+    }
+
+private:
+    const float* x_ = nullptr;          // [n_, d_], the caller's
+    int64_t n_ = 0, d_ = 0;
+    std::vector<double> mean_;          // [d_]
+    std::vector<double> eigenvalues_;   // [count], decreasing
+    std::vector<double> eigenvectors_;  // [count, n_], row i for eigenvalues_[i]
+};
+
+}  // namespace
+
+std::unique_ptr<PcaSolver> make_cpu_pca_solver() { return std::make_unique<CpuPcaSolver>(); }
+
+PcaModel fit_pca(PcaSolver& solver, const float* x, int64_t n, int64_t d,
+                 int64_t requested_components) {
     TWP_CHECK(n >= 2, "fit_pca: needs at least 2 samples (rows) to estimate a variance, got " << n);
     TWP_CHECK(d >= 1, "fit_pca: the samples have " << d << " features; need at least 1");
     TWP_CHECK(requested_components >= 1,
               "fit_pca: asked for " << requested_components << " components; ask for at least 1");
     TWP_CHECK(x != nullptr, "fit_pca: no data (null pointer for " << n << " x " << d << ")");
-    // The fit is one big BLAS call after another: all cores to OpenBLAS for its duration.
+    // The fit is one big BLAS call after another: all cores to OpenBLAS for its duration (on the
+    // CUDA solver, the host's share: the orthonormality check and repair).
     const blas::ScopedBlasThreads all_cores(omp_get_max_threads());
     const int64_t k = std::min({requested_components, n, d});
 
@@ -214,52 +296,30 @@ PcaModel fit_pca(const float* x, int64_t n, int64_t d, int64_t requested_compone
 
     // 1. Means; a NaN or Inf anywhere makes its column's sum non-finite (a sum of finite floats
     // cannot overflow a double), which is checked here so LAPACK never sees one.
-    std::vector<double> mean(d, 0.0);
-    for (int64_t i = 0; i < n; ++i)
-        for (int64_t j = 0; j < d; ++j) mean[j] += double(x[i * d + j]);
-    for (int64_t j = 0; j < d; ++j) {
+    const std::vector<double> mean = solver.center(x, n, d);
+    TWP_CHECK(int64_t(mean.size()) == d, "fit_pca: the " << solver.name() << " solver returned "
+                                                         << mean.size() << " means for " << d
+                                                         << " features");
+    for (int64_t j = 0; j < d; ++j)
         TWP_CHECK(std::isfinite(mean[j]), "fit_pca: feature " << j
                                               << " holds a NaN or infinite value; PCA needs "
                                                  "finite data (check the snapshot that produced it)");
-        mean[j] /= double(n);
-    }
     model.mean.assign(mean.begin(), mean.end());
 
-    // 2. Gram matrix of the centered rows, lower triangle.
-    std::vector<double> gram(n * n, 0.0), block(n * std::min(d, kColumnBlock));
-    for (int64_t c0 = 0; c0 < d; c0 += kColumnBlock) {
-        const int64_t width = std::min(kColumnBlock, d - c0);
-        centered_block(x, n, d, mean.data(), c0, width, block.data());
-        blas::syrk_lower(n, width, 1.0, block.data(), width, 1.0, gram.data(), n);
-    }
-    double total = 0;  // trace(G) = |Xc|²: the sum of all n eigenvalues, kept or not
-    for (int64_t i = 0; i < n; ++i) total += gram[i * n + i];
-
-    // 3. The k largest eigenpairs.
-    std::vector<double> eigenvalues(k), eigenvectors(k * n);
-    lapack::symmetric_eigen_largest(n, gram.data(), k, eigenvalues.data(), eigenvectors.data());
-    gram = {};
+    // 2-3. The Gram matrix of the centered rows, its trace and its k largest eigenpairs.
+    const PcaSolver::Eigenpairs eigen = solver.largest_eigenpairs(k);
+    const std::vector<double>& eigenvalues = eigen.eigenvalues;
     const double largest = eigenvalues[0];
     int64_t rank = 0;  // components with real variance
     while (rank < k && largest > 0 && eigenvalues[rank] > kZeroVarianceRatio * largest) ++rank;
 
     // 4. Components with variance: Xcᵀ u_i / σ_i.
     model.basis.assign(k * d, 0.0f);
-    if (rank > 0) {
-        for (int64_t i = 0; i < rank; ++i) {
-            const double inverse_sigma = 1.0 / std::sqrt(eigenvalues[i]);
-            for (int64_t s = 0; s < n; ++s) eigenvectors[i * n + s] *= inverse_sigma;
-        }
-        std::vector<double> product(rank * std::min(d, kColumnBlock));
-        for (int64_t c0 = 0; c0 < d; c0 += kColumnBlock) {
-            const int64_t width = std::min(kColumnBlock, d - c0);
-            centered_block(x, n, d, mean.data(), c0, width, block.data());
-            blas::gemm(false, false, rank, width, n, 1.0, eigenvectors.data(), n, block.data(),
-                       width, 0.0, product.data(), width);
-            store_block(product.data(), rank, width, model.basis.data(), d, c0);
-        }
-    }
-    block = {};
+    if (rank > 0) solver.components(rank, model.basis.data());
+    for (int64_t i = 0; i < rank * d; ++i)
+        TWP_CHECK(std::isfinite(model.basis[i]),
+                  "fit_pca: the " << solver.name() << " solver gave a non-finite component entry "
+                                  << i % d << " of component " << i / d);
 
     // 5. Components past the rank start from deterministic pseudo-random vectors, which the next
     // step makes orthonormal to the rest (any fixed vectors would do; random ones are far from the
@@ -285,9 +345,41 @@ PcaModel fit_pca(const float* x, int64_t n, int64_t d, int64_t requested_compone
     model.explained_variance_ratio.assign(k, 0.0);
     for (int64_t i = 0; i < rank; ++i) {
         model.explained_variance[i] = eigenvalues[i] / double(n - 1);
-        model.explained_variance_ratio[i] = std::min(1.0, eigenvalues[i] / total);
+        model.explained_variance_ratio[i] = std::min(1.0, eigenvalues[i] / eigen.total);
     }
     return model;
+}
+
+PcaModel fit_pca(const float* x, int64_t n, int64_t d, int64_t requested_components) {
+    CpuPcaSolver solver;
+    return fit_pca(solver, x, n, d, requested_components);
+}
+
+namespace {
+
+std::unique_ptr<PcaSolver> solver_of(Backend& backend) {
+    std::unique_ptr<PcaSolver> solver = backend.pca_solver();
+    return solver ? std::move(solver) : make_cpu_pca_solver();
+}
+
+}  // namespace
+
+PcaModel fit_pca(Backend& backend, const float* x, int64_t n, int64_t d,
+                 int64_t requested_components) {
+    return fit_pca(*solver_of(backend), x, n, d, requested_components);
+}
+
+void PcaModel::transform(Backend& backend, const float* x, int64_t rows, float* scores) const {
+    check_shapes(*this, rows, "transform");
+    if (rows == 0) return;
+    solver_of(backend)->transform(*this, x, rows, scores);
+}
+
+void PcaModel::inverse_transform(Backend& backend, const float* scores, int64_t rows,
+                                 float* x) const {
+    check_shapes(*this, rows, "inverse_transform");
+    if (rows == 0) return;
+    solver_of(backend)->inverse_transform(*this, scores, rows, x);
 }
 
 void save_pca(const std::filesystem::path& path, const PcaModel& model) {

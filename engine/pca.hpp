@@ -19,6 +19,9 @@
 
 namespace twp {
 
+class Backend;    // engine/backend.hpp
+class PcaSolver;  // engine/pca_solver.hpp
+
 struct PcaModel {
     int64_t dim = 0;                                // d, features per sample
     int64_t components = 0;                         // k
@@ -33,6 +36,11 @@ struct PcaModel {
     // x[rows, d] = scores[rows, k] · basis + mean, computed in double. With k = rank of the fitted
     // data, inverse_transform(transform(row)) gives back a training row.
     void inverse_transform(const float* scores, int64_t rows, float* x) const;
+    // The same on a backend: on the CUDA backend cuBLAS DGEMMs over the uploaded model and rows
+    // (host arrays in and out; the model is uploaded at each call), on the CPU backend the two
+    // functions above.
+    void transform(Backend& backend, const float* x, int64_t rows, float* scores) const;
+    void inverse_transform(Backend& backend, const float* scores, int64_t rows, float* x) const;
 };
 
 // Fits on x[n, d] (row-major, finite values; n >= 2, d >= 1). The model keeps
@@ -40,6 +48,15 @@ struct PcaModel {
 // asked. Components past the rank of the centered data (at most n - 1) carry no variance: they
 // get explained variance 0 and a deterministic unit vector orthogonal to all the others, never NaN.
 PcaModel fit_pca(const float* x, int64_t n, int64_t d, int64_t requested_components);
+// The same fit on a backend (x is host memory): on the CUDA backend the data is uploaded and the
+// centering, the Gram matrix, the eigensolver (cuSOLVER) and the components run on the device;
+// the host does the rest (rank cut, zero-variance tail, orthonormality repair, sign rule), the
+// same code as the CPU fit. On the CPU backend it is the CPU fit above.
+PcaModel fit_pca(Backend& backend, const float* x, int64_t n, int64_t d,
+                 int64_t requested_components);
+// The fit with an explicit solver (engine/pca_solver.hpp); the two above call it.
+PcaModel fit_pca(PcaSolver& solver, const float* x, int64_t n, int64_t d,
+                 int64_t requested_components);
 
 // safetensors file: "mean" F32 [d], "basis" F32 [k, d], "explained_variance" and
 // "explained_variance_ratio" F64 [k]; metadata "format" = "twp-pca", "samples" = n. Written

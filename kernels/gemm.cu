@@ -29,6 +29,15 @@ void check_gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_
               "gemm sizes beyond 32-bit BLAS indices: m " << m << ", n " << n << ", k " << k);
 }
 
+void check_syrk(int64_t n, int64_t k, int64_t lda, int64_t ldc) {
+    TWP_CHECK(n >= 0 && k >= 0, "syrk with negative sizes n " << n << ", k " << k);
+    TWP_CHECK(lda >= k && ldc >= n, "syrk leading dimensions lda " << lda << ", ldc " << ldc
+                                                                   << " too small for n " << n << ", k " << k);
+    constexpr int64_t kIntMax = std::numeric_limits<int>::max();
+    TWP_CHECK(n <= kIntMax && k <= kIntMax && lda <= kIntMax && ldc <= kIntMax,
+              "syrk sizes beyond 32-bit BLAS indices: n " << n << ", k " << k);
+}
+
 #if defined(__CUDACC__)
 
 const char* cublas_status_name(cublasStatus_t status) {
@@ -78,6 +87,19 @@ cublasHandle_t handle_for_current_device() {
 
 #endif
 
+// Runs `call` now, or records it when the emulation is capturing a graph (as a GPU would).
+template <class Call>
+void run_or_record(const Call& call) {
+#if defined(__CUDACC__)
+    call();
+#else
+    if (emu::capturing())
+        emu::record(call);
+    else
+        call();
+#endif
+}
+
 }  // namespace
 
 void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, float alpha,
@@ -103,6 +125,41 @@ void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, f
         emu::record(run);
     else
         run();
+#endif
+}
+
+void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, double alpha,
+          const double* a, int64_t lda, const double* b, int64_t ldb, double beta, double* c,
+          int64_t ldc, Stream stream) {
+    check_gemm(transpose_a, transpose_b, m, n, k, lda, ldb, ldc);
+    if (m == 0 || n == 0) return;
+#if defined(__CUDACC__)
+    cublasHandle_t handle = handle_for_current_device();
+    TWP_CUBLAS_CHECK(cublasSetStream(handle, static_cast<cudaStream_t>(stream)));
+    // Row-major C = op(A) op(B)  <=>  column-major C^T = op(B)^T op(A)^T: B first, then A.
+    TWP_CUBLAS_CHECK(cublasDgemm(handle, transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                 transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m), int(k), &alpha,
+                                 b, int(ldb), a, int(lda), &beta, c, int(ldc)));
+#else
+    (void)stream;
+    run_or_record([=] { blas::gemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); });
+#endif
+}
+
+void syrk_lower(int64_t n, int64_t k, double alpha, const double* a, int64_t lda, double beta,
+                double* c, int64_t ldc, Stream stream) {
+    check_syrk(n, k, lda, ldc);
+    if (n == 0) return;
+#if defined(__CUDACC__)
+    cublasHandle_t handle = handle_for_current_device();
+    TWP_CUBLAS_CHECK(cublasSetStream(handle, static_cast<cudaStream_t>(stream)));
+    // Row-major A [n, k] is column-major Aᶜ [k, n]; row-major A·Aᵀ is column-major Aᶜᵀ·Aᶜ
+    // (CUBLAS_OP_T), and the row-major lower triangle is the column-major upper one.
+    TWP_CUBLAS_CHECK(cublasDsyrk(handle, CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_T, int(n), int(k), &alpha,
+                                 a, int(lda), &beta, c, int(ldc)));
+#else
+    (void)stream;
+    run_or_record([=] { blas::syrk_lower(n, k, alpha, a, lda, beta, c, ldc); });
 #endif
 }
 

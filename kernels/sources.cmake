@@ -13,11 +13,13 @@ set(TWP_KERNEL_SOURCES
   kernels/bias.cu
   kernels/conv2d.cu
   kernels/dropout.cu
+  kernels/eigen.cu
   kernels/fill.cu
   kernels/gather.cu
   kernels/layer_norm.cu
   kernels/maxpool2.cu
   kernels/mse_loss.cu
+  kernels/pca.cu
   kernels/reduce_sum.cu
   kernels/relu.cu
   kernels/scatter_rows.cu

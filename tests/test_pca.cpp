@@ -12,10 +12,15 @@
 //   as Xcᵀu/σ lose orthogonality (eps · λ_1 / λ_i) and the fit must repair them;
 // - save/load round trip and every kind of damaged file refused with the file and problem named;
 // - agreement with scikit-learn 1.2.1 on a committed fixture (tools/make_pca_fixture.py), up to
-//   one sign per component (that version decides signs from the scores, not the components).
+//   one sign per component (that version decides signs from the scores, not the components);
+// - the host logic shared by the CPU and CUDA solvers (fit_pca(PcaSolver&, ...)) on a scripted
+//   solver: component count capping, the rank cut, the zero-variance tail, the sign rule (ties
+//   included), explained variance and ratio; and fit_pca / transforms on the CPU backend are the
+//   CPU functions, bit for bit. (The CUDA solver itself: tests/test_pca_device.cpp.)
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -24,8 +29,10 @@
 
 #include <unistd.h>
 
+#include "engine/cpu_backend.hpp"
 #include "engine/error.hpp"
 #include "engine/pca.hpp"
+#include "engine/pca_solver.hpp"
 #include "engine/random.hpp"
 #include "engine/safetensors.hpp"
 #include "tests/check.hpp"
@@ -36,13 +43,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Shape {
+struct DataShape {
     int64_t n, d;
 };
 
 // More features than samples (the snapshot case), more samples than features, several column
 // blocks with a partial last one, and the smallest sizes.
-const std::vector<Shape> kShapes = {{40, 300}, {30, 2500}, {60, 20}, {2, 5}, {7, 1}, {25, 25}};
+const std::vector<DataShape> kShapes = {{40, 300}, {30, 2500}, {60, 20}, {2, 5}, {7, 1}, {25, 25}};
 
 // x[n, d]: a seeded random walk, x[t] = x[t-1] + step_t · uniform(-1, 1), around an offset of 1 so
 // that centering matters.
@@ -163,7 +170,7 @@ struct TempDir {
 }  // namespace
 
 TEST_CASE("PCA eigenvalues match a Jacobi eigensolver; total variance the column variances", "[pca]") {
-    for (const Shape& s : kShapes) {
+    for (const DataShape& s : kShapes) {
         if (s.n * s.n * s.d > 40'000'000) continue;  // keep the naive Gram matrix quick
         CAPTURE(s.n, s.d);
         const std::vector<float> x = random_walk(s.n, s.d, 11);
@@ -196,7 +203,7 @@ TEST_CASE("PCA eigenvalues match a Jacobi eigensolver; total variance the column
 
 TEST_CASE("PCA basis is orthonormal, variances decrease, ratios sum to 1, signs follow the rule",
           "[pca]") {
-    for (const Shape& s : kShapes)
+    for (const DataShape& s : kShapes)
     for (const int64_t requested : {int64_t(1), int64_t(3), s.n, int64_t(1000)}) {
         CAPTURE(s.n, s.d, requested);
         const std::vector<float> x = random_walk(s.n, s.d, 12);
@@ -222,7 +229,7 @@ TEST_CASE("PCA basis is orthonormal, variances decrease, ratios sum to 1, signs 
 
 TEST_CASE("PCA reconstructs exactly with all components and loses the dropped eigenvalues",
           "[pca]") {
-    for (const Shape& s : kShapes) {
+    for (const DataShape& s : kShapes) {
         CAPTURE(s.n, s.d);
         const std::vector<float> x = random_walk(s.n, s.d, 13);
         const PcaModel full = fit_pca(x.data(), s.n, s.d, s.n);
@@ -264,7 +271,7 @@ TEST_CASE("PCA reconstructs exactly with all components and loses the dropped ei
 TEST_CASE("PCA of rank-deficient data: finite, zero tail variance, orthonormal filled basis",
           "[pca]") {
     SECTION("rows repeated: 5 distinct rows, centered rank 4") {
-        for (const Shape& s : {Shape{30, 300}, Shape{30, 2100}, Shape{30, 12}}) {
+        for (const DataShape& s : {DataShape{30, 300}, DataShape{30, 2100}, DataShape{30, 12}}) {
             CAPTURE(s.n, s.d);
             const std::vector<float> distinct = random_walk(5, s.d, 14);
             std::vector<float> x(s.n * s.d);
@@ -468,4 +475,110 @@ TEST_CASE("PCA agrees with scikit-learn 1.2.1 up to one sign per component", "[p
             largest = std::max(largest, std::abs(expected_scores[t * k + i]));
         }
     REQUIRE_CLOSE(aligned_scores, expected_scores, 1e-4, 1e-5 * largest);
+}
+
+namespace {
+
+// A solver with a prescribed outcome, so that the host logic around it is tested alone: it returns
+// zero means, the first `count` of `eigenvalues` and the first `rank` rows of `axes` [rows, d],
+// and records what it was asked.
+class ScriptedSolver final : public PcaSolver {
+public:
+    std::vector<double> eigenvalues;  // decreasing
+    double total = 0;
+    std::vector<float> axes;          // [rows, d]
+    int64_t asked_count = -1, asked_rank = -1, d = 0;
+
+    std::string name() const override { return "scripted"; }
+    std::vector<double> center(const float*, int64_t, int64_t features) override {
+        d = features;
+        return std::vector<double>(features, 0.0);
+    }
+    Eigenpairs largest_eigenpairs(int64_t count) override {
+        asked_count = count;
+        return {std::vector<double>(eigenvalues.begin(), eigenvalues.begin() + count), total};
+    }
+    void components(int64_t rank, float* basis) override {
+        asked_rank = rank;
+        std::copy_n(axes.begin(), rank * d, basis);
+    }
+    void transform(const PcaModel&, const float*, int64_t, float*) override { FAIL("not used"); }
+    void inverse_transform(const PcaModel&, const float*, int64_t, float*) override { FAIL("not used"); }
+};
+
+}  // namespace
+
+TEST_CASE("PCA host logic: capping, rank cut, zero-variance tail, sign rule, variance", "[pca]") {
+    const std::vector<float> x(5 * 8, 0.0f);  // never read by the scripted solver
+    SECTION("k = min(requested, n, d)") {
+        for (const auto& [n, d, requested, k] : std::vector<std::array<int64_t, 4>>{
+                 {5, 8, 1000, 5}, {5, 8, 3, 3}, {8, 3, 1000, 3}, {5, 5, 5, 5}}) {
+            CAPTURE(n, d, requested);
+            ScriptedSolver solver;
+            solver.eigenvalues = {4, 3, 2, 1, 0.5, 0.25, 0.125, 0.0625};
+            solver.total = 11;
+            solver.axes.assign(8 * d, 0.0f);
+            for (int64_t i = 0; i < std::min<int64_t>(8, d); ++i) solver.axes[i * d + i] = 1.0f;
+            std::vector<float> data(n * d, 0.0f);
+            const PcaModel model = fit_pca(solver, data.data(), n, d, requested);
+            REQUIRE(model.components == k);
+            REQUIRE(solver.asked_count == k);
+            REQUIRE(solver.asked_rank == k);
+            REQUIRE(orthonormality_error(model) < 1e-6);
+        }
+    }
+    SECTION("rank cut below 1e-12 of the largest, tail filled, signs by the largest entry") {
+        ScriptedSolver solver;
+        solver.eigenvalues = {4, 1, 1e-13, 0, -1e-15};  // -1e-15: an eigensolver's rounding
+        solver.total = 5;
+        const int64_t d = 8;
+        solver.axes = {0.6f, -0.8f, 0, 0, 0, 0, 0, 0,           // largest -0.8: flipped
+                       0, 0, -0.5f, 0.5f, 0.5f, -0.5f, 0, 0};   // tie: the first (-0.5) decides, flipped
+        const PcaModel model = fit_pca(solver, x.data(), 5, d, 5);
+        REQUIRE(solver.asked_count == 5);
+        REQUIRE(solver.asked_rank == 2);
+        REQUIRE(all_finite(model));
+        REQUIRE(orthonormality_error(model) < 1e-6);
+        require_sign_rule(model);
+        REQUIRE(std::vector<float>(model.basis.begin(), model.basis.begin() + 2 * d) ==
+                std::vector<float>{-0.6f, 0.8f, 0, 0, 0, 0, 0, 0, 0, 0, 0.5f, -0.5f, -0.5f, 0.5f, 0, 0});
+        REQUIRE(model.explained_variance == std::vector<double>{1.0, 0.25, 0, 0, 0});
+        REQUIRE(model.explained_variance_ratio == std::vector<double>{0.8, 0.2, 0, 0, 0});
+    }
+    SECTION("no variance at all: components never asked for, the whole basis filled") {
+        ScriptedSolver solver;
+        solver.eigenvalues = {0, 0, 0};
+        const PcaModel model = fit_pca(solver, x.data(), 5, 8, 3);
+        REQUIRE(solver.asked_rank == -1);
+        REQUIRE(all_finite(model));
+        REQUIRE(orthonormality_error(model) < 1e-6);
+        require_sign_rule(model);
+        REQUIRE(model.explained_variance == std::vector<double>(3, 0.0));
+    }
+    SECTION("a solver's non-finite component is an error naming it") {
+        ScriptedSolver solver;
+        solver.eigenvalues = {2, 1};
+        solver.total = 3;
+        solver.axes = {1, 0, 0, 0, std::numeric_limits<float>::quiet_NaN(), 0, 0, 0};
+        REQUIRE_THROWS_WITH(fit_pca(solver, x.data(), 5, 4, 2),
+                            Contains("scripted solver") && Contains("component 1"));
+    }
+}
+
+TEST_CASE("PCA on the CPU backend is the CPU fit and transforms, bit for bit", "[pca]") {
+    CpuBackend backend(1);
+    const std::vector<float> x = random_walk(30, 700, 19);
+    const PcaModel expected = fit_pca(x.data(), 30, 700, 10);
+    const PcaModel model = fit_pca(backend, x.data(), 30, 700, 10);
+    REQUIRE(model.basis == expected.basis);
+    REQUIRE(model.mean == expected.mean);
+    REQUIRE(model.explained_variance == expected.explained_variance);
+    REQUIRE(model.explained_variance_ratio == expected.explained_variance_ratio);
+    std::vector<float> scores(30 * 10), expected_scores(30 * 10), back(30 * 700), expected_back(30 * 700);
+    model.transform(backend, x.data(), 30, scores.data());
+    model.transform(x.data(), 30, expected_scores.data());
+    REQUIRE(scores == expected_scores);
+    model.inverse_transform(backend, scores.data(), 30, back.data());
+    model.inverse_transform(scores.data(), 30, expected_back.data());
+    REQUIRE(back == expected_back);
 }

@@ -10,7 +10,10 @@
 #      on the GPU and on the CPU with the same seed (bench/run_bench_pipeline_gpu.sh: the same
 #      files, metrics within tolerance, time per stage);
 #   5. the benchmarks, twp beside PyTorch on the same GPU where PyTorch has CUDA:
-#      bench/run_bench_lenet5_gpu.sh and bench/run_bench_predictor_gpu.sh.
+#      bench/run_bench_lenet5_gpu.sh, bench/run_bench_predictor_gpu.sh, and
+#      bench/run_bench_pca_gpu.sh at n = 200, 1000 (--quick: 200): the cuSOLVER PCA fit, its
+#      stages, agreement with the CPU fit, cusolverDnDgesvd and PyTorch beside it (n = 4000, the
+#      full benchmark, takes longer: run it by hand).
 # Prints a report at the end saying which steps passed, failed or were skipped, and why; exits
 # non-zero when any step failed. The machine needs cmake, g++, the CUDA toolkit and the project's
 # Debian packages (tools/setup-deps.sh installs them where apt works); MNIST is fetched with
@@ -68,7 +71,8 @@ configure_and_build() {
         -DCMAKE_CUDA_ARCHITECTURES="$arch" > "$build.log" 2>&1 || { tail -n 40 "$build.log"; return 1; }
     grep -q "twp: CUDA ON" "$build.log" || { echo "CMake did not enable CUDA:"; grep "twp:" "$build.log"; return 1; }
     cmake --build "$build" -j "$(nproc)" --target twp twp_kernel_tests_gpu twp_cuda_backend_tests_gpu \
-        twp_pipeline_cuda_tests_gpu bench_lenet5_gpu bench_predictor_gpu >> "$build.log" 2>&1 || { grep -E "error|Error" "$build.log" | head -n 40; return 1; }
+        twp_pipeline_cuda_tests_gpu twp_pca_device_tests_gpu \
+        bench_lenet5_gpu bench_predictor_gpu bench_pca_gpu >> "$build.log" 2>&1 || { grep -E "error|Error" "$build.log" | head -n 40; return 1; }
 }
 step "build with CUDA (sm_$arch) in $build" configure_and_build
 if ((failed)); then finish; fi
@@ -78,7 +82,7 @@ if ((failed)); then finish; fi
 have_mnist=0
 [[ -f data/mnist/train-images-idx3-ubyte || -f data/mnist/train-images-idx3-ubyte.gz ]] && have_mnist=1
 
-step "ctest -L gpu (kernels, the CUDA backend, the whole experiment on the GPU)" \
+step "ctest -L gpu (kernels, the CUDA backend, its PCA, the whole experiment on the GPU)" \
     bash -c "cd $build && ctest -L gpu --output-on-failure --timeout 300"
 
 sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2> /dev/null || true)
@@ -87,6 +91,8 @@ if [[ -n $sanitizer ]]; then
     # transformer kernels, which are the ones with shared memory and barriers.
     step "compute-sanitizer memcheck: twp_kernel_tests_gpu" \
         timeout 300 "$sanitizer" --tool memcheck --error-exitcode 1 --leak-check full "$build/twp_kernel_tests_gpu"
+    step "compute-sanitizer memcheck: twp_pca_device_tests_gpu" \
+        timeout 300 "$sanitizer" --tool memcheck --error-exitcode 1 --leak-check full "$build/twp_pca_device_tests_gpu"
     step "compute-sanitizer racecheck: twp_kernel_tests_gpu [lenet],[transformer]" \
         timeout 300 "$sanitizer" --tool racecheck --error-exitcode 1 --racecheck-report hazard \
         "$build/twp_kernel_tests_gpu" "[lenet],[transformer]"
@@ -117,4 +123,7 @@ seconds=3
 ((quick)) && seconds=1
 step "bench/run_bench_lenet5_gpu.sh" bench/run_bench_lenet5_gpu.sh "$seconds" "$root/$build"
 step "bench/run_bench_predictor_gpu.sh" bench/run_bench_predictor_gpu.sh "$seconds" "$root/$build"
+pca_sizes=200,1000
+((quick)) && pca_sizes=200
+step "bench/run_bench_pca_gpu.sh $pca_sizes" bench/run_bench_pca_gpu.sh "$pca_sizes" "$root/$build"
 finish
