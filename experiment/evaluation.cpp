@@ -37,7 +37,7 @@ DirectEvaluation evaluate_direct(Predictor& predictor, const PredictorData& data
         std::copy(run + windows[i].first * d, run + (windows[i].first + s) * d, inputs.begin() + i * s * d);
     }
     const std::vector<float> predicted = predictor.predict(inputs, count);
-    const std::vector<float> predicted_raw = data.space.from_pca(predicted.data(), count);
+    const std::vector<float> predicted_raw = data.space.from_pca(predictor.backend(), predicted.data(), count);
 
     DirectEvaluation result;
     result.windows = count;
@@ -112,13 +112,13 @@ Extrapolation extrapolate(Predictor& predictor, const PredictorData& data, int s
             baselines(scores + previous * d, scores + t * d, d, i + 1, &path.predicted[1][i * d],
                       &path.predicted[2][i * d]);
         std::vector<float> last_raw(raw_dim), linear_raw(raw_dim);
+        const std::vector<float> transformer_path = data.space.from_pca(predictor.backend(), path.predicted[0].data(), run_steps);
         for (int i = 0; i < run_steps; ++i) {
             const float* target = scores + (start + i) * d;
             const float* target_raw = run.vectors.data() + (start + i) * raw_dim;
             baselines(run.vectors.data() + previous * raw_dim, run.vectors.data() + t * raw_dim, raw_dim, i + 1,
                       last_raw.data(), linear_raw.data());
-            const std::vector<float> transformer_raw = data.space.from_pca(&path.predicted[0][i * d], 1);
-            const float* raw[3] = {transformer_raw.data(), last_raw.data(), linear_raw.data()};
+            const float* raw[3] = {transformer_path.data() + i * raw_dim, last_raw.data(), linear_raw.data()};
             for (int m = 0; m < 3; ++m) {
                 result.pca_mse[m][i] += mse(&path.predicted[m][i * d], target, d);
                 result.weight_mse[m][i] += mse(raw[m], target_raw, raw_dim);
@@ -165,15 +165,16 @@ PluginEvaluation plugin_test(Backend& backend, const ImageSet& test_set, const P
         const RunSnapshots& run = runs.runs[path.run_index];
         const int64_t t = path.start - 1, previous = t > 0 ? t - 1 : t;
         std::vector<float> last_raw(raw_dim), linear_raw(raw_dim);
+        // Whole paths through the PCA at once: one transform per run, not one per step.
+        const std::vector<float> transformer_path = data.space.from_pca(backend, path.predicted[0].data(), path.steps);
+        const std::vector<float> round_trip_path =
+            data.space.from_pca(backend, data.scores[path.run_index].data() + path.start * d, path.steps);
         for (int i = 0; i < path.steps; ++i) {
             const float* true_raw = run.vectors.data() + (path.start + i) * raw_dim;
-            const std::vector<float> transformer_raw = data.space.from_pca(&path.predicted[0][i * d], 1);
             baselines(run.vectors.data() + previous * raw_dim, run.vectors.data() + t * raw_dim, raw_dim, i + 1,
                       last_raw.data(), linear_raw.data());
-            const std::vector<float> round_trip =
-                data.space.from_pca(data.scores[path.run_index].data() + (path.start + i) * d, 1);
-            const float* weights[5] = {transformer_raw.data(), last_raw.data(), linear_raw.data(), true_raw,
-                                       round_trip.data()};
+            const float* weights[5] = {transformer_path.data() + i * raw_dim, last_raw.data(), linear_raw.data(), true_raw,
+                                       round_trip_path.data() + i * raw_dim};
             for (size_t series = 0; series < 5; ++series) {
                 const double a = accuracy(weights[series]);
                 result.per_run[series][path.run_index][i] = a;

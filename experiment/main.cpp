@@ -138,9 +138,9 @@ int run(const Config& config) {
         if (sequence_length != config.sequence_length)
             results.notes += "The model was trained on windows of " + std::to_string(sequence_length) +
                              " snapshots: its sequence length is used, not --sequence_length.\n";
-        data = apply_feature_space(runs, sequence_length, loaded->space);
+        data = apply_feature_space(backend, runs, sequence_length, loaded->space);
     } else {
-        data = prepare_predictor_data(runs, sequence_length, config.apply_pca, config.n_components, config.standardize,
+        data = prepare_predictor_data(backend, runs, sequence_length, config.apply_pca, config.n_components, config.standardize,
                                       results.notes);
     }
     results.data = &data;

@@ -21,17 +21,17 @@ namespace twp {
 
 // ---- FeatureSpace ----
 
-std::vector<float> FeatureSpace::to_pca(const float* raw, int64_t rows) const {
+std::vector<float> FeatureSpace::to_pca(Backend& backend, const float* raw, int64_t rows) const {
     if (!use_pca) return std::vector<float>(raw, raw + rows * raw_dim);
     std::vector<float> scores(rows * pca.components);
-    pca.transform(raw, rows, scores.data());
+    pca.transform(backend, raw, rows, scores.data());
     return scores;
 }
 
-std::vector<float> FeatureSpace::from_pca(const float* scores, int64_t rows) const {
+std::vector<float> FeatureSpace::from_pca(Backend& backend, const float* scores, int64_t rows) const {
     if (!use_pca) return std::vector<float>(scores, scores + rows * raw_dim);
     std::vector<float> raw(rows * raw_dim);
-    pca.inverse_transform(scores, rows, raw.data());
+    pca.inverse_transform(backend, scores, rows, raw.data());
     return raw;
 }
 
@@ -64,12 +64,12 @@ void check_windows(const PredictorData& data, int64_t sequence_length) {
                                    << "smaller --train_split or a shorter sequence)");
 }
 
-PredictorData finish_data(const WeightRuns& runs, int64_t sequence_length, FeatureSpace space) {
+PredictorData finish_data(Backend& backend, const WeightRuns& runs, int64_t sequence_length, FeatureSpace space) {
     PredictorData data;
     data.runs = &runs;
     data.space = std::move(space);
     for (const RunSnapshots& r : runs.runs) {
-        data.scores.push_back(data.space.to_pca(r.vectors.data(), r.count));
+        data.scores.push_back(data.space.to_pca(backend, r.vectors.data(), r.count));
         std::vector<float> model = data.scores.back();
         data.space.to_model(model.data(), r.count);
         data.model.push_back(std::move(model));
@@ -82,7 +82,7 @@ PredictorData finish_data(const WeightRuns& runs, int64_t sequence_length, Featu
 
 }  // namespace
 
-PredictorData prepare_predictor_data(const WeightRuns& runs, int64_t sequence_length, bool use_pca,
+PredictorData prepare_predictor_data(Backend& backend, const WeightRuns& runs, int64_t sequence_length, bool use_pca,
                                      int64_t components, bool standardize, std::string& note) {
     TWP_CHECK(sequence_length >= 1, "--sequence_length must be at least 1, got " << sequence_length);
     // Refuse early, before the (expensive) PCA, when no window fits.
@@ -105,13 +105,13 @@ PredictorData prepare_predictor_data(const WeightRuns& runs, int64_t sequence_le
             note += "PCA: --n_components " + std::to_string(components) + " capped at " +
                     std::to_string(used) + " (the number of training snapshots" +
                     (used == runs.dim ? ", the weight count" : "") + "), as the reference does\n";
-        space.pca = fit_pca(train.data(), n_train, runs.dim, used);
+        space.pca = fit_pca(backend, train.data(), n_train, runs.dim, used);
     }
     if (standardize) {
         const int64_t d = space.dim();
         std::vector<double> sum(d, 0.0), sum_sq(d, 0.0);
         for (const RunSnapshots& r : runs.runs) {
-            const std::vector<float> scores = space.to_pca(r.vectors.data(), r.split);
+            const std::vector<float> scores = space.to_pca(backend, r.vectors.data(), r.split);
             for (int64_t i = 0; i < r.split; ++i)
                 for (int64_t j = 0; j < d; ++j) {
                     sum[j] += scores[i * d + j];
@@ -129,13 +129,13 @@ PredictorData prepare_predictor_data(const WeightRuns& runs, int64_t sequence_le
             space.scale[j] = var > 1e-24 ? float(std::sqrt(var)) : 1.0f;
         }
     }
-    return finish_data(runs, sequence_length, std::move(space));
+    return finish_data(backend, runs, sequence_length, std::move(space));
 }
 
-PredictorData apply_feature_space(const WeightRuns& runs, int64_t sequence_length, FeatureSpace space) {
+PredictorData apply_feature_space(Backend& backend, const WeightRuns& runs, int64_t sequence_length, FeatureSpace space) {
     TWP_CHECK(space.raw_dim == runs.dim, "the model was fitted on snapshots of " << space.raw_dim
                                                                                << " weights, these have " << runs.dim);
-    return finish_data(runs, sequence_length, std::move(space));
+    return finish_data(backend, runs, sequence_length, std::move(space));
 }
 
 // ---- training ----

@@ -34,8 +34,9 @@ struct FeatureSpace {
     int64_t raw_dim = 0;
 
     int64_t dim() const { return use_pca ? pca.components : raw_dim; }
-    std::vector<float> to_pca(const float* raw, int64_t rows) const;     // [rows, D]
-    std::vector<float> from_pca(const float* scores, int64_t rows) const;  // [rows, raw_dim]
+    // Through the PCA on `backend` (cuBLAS on the GPU, BLAS on the CPU); the identity without PCA.
+    std::vector<float> to_pca(Backend& backend, const float* raw, int64_t rows) const;     // [rows, D]
+    std::vector<float> from_pca(Backend& backend, const float* scores, int64_t rows) const;  // [rows, raw_dim]
     void to_model(float* scores, int64_t rows) const;    // in place, PCA space -> model space
     void from_model(float* values, int64_t rows) const;  // in place, model space -> PCA space
 };
@@ -72,10 +73,10 @@ struct PredictorData {
 // Builds the feature space on the train snapshots of all runs (PCA fit with `components`
 // components when use_pca; standardization statistics when standardize), then the windows.
 // `note` receives what the user should know (e.g. the component count was capped).
-PredictorData prepare_predictor_data(const WeightRuns& runs, int64_t sequence_length, bool use_pca,
+PredictorData prepare_predictor_data(Backend& backend, const WeightRuns& runs, int64_t sequence_length, bool use_pca,
                                      int64_t components, bool standardize, std::string& note);
 // The same with a feature space loaded from a saved model (evaluation modes).
-PredictorData apply_feature_space(const WeightRuns& runs, int64_t sequence_length, FeatureSpace space);
+PredictorData apply_feature_space(Backend& backend, const WeightRuns& runs, int64_t sequence_length, FeatureSpace space);
 
 struct PredictorHistory {
     std::vector<double> train_loss, test_loss;  // per epoch, model space MSE
@@ -127,6 +128,7 @@ public:
     // windows [count, S, D] in PCA space -> next snapshots [count, D] in PCA space.
     std::vector<float> predict(const std::vector<float>& windows, int64_t count);
     const TransformerConfig& config() const { return model_.config(); }
+    Backend& backend() const { return backend_; }
 
 private:
     Backend& backend_;

@@ -63,7 +63,7 @@ PipelineResult run_pipeline(Backend& backend, const Dataset& dataset, const std:
     }
     const WeightRuns runs = load_weight_runs(dir, 0.5);
     std::string note;
-    const PredictorData data = prepare_predictor_data(runs, 3, true, 4, false, note);
+    const PredictorData data = prepare_predictor_data(backend, runs, 3, true, 4, false, note);
     result.pca = data.space.pca;
     PredictorOptions options;
     options.sequence_length = 3;

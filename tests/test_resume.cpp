@@ -470,7 +470,7 @@ TEST_CASE("a NaN or Inf stops predictor training, saying where and what to try",
         runs.runs.push_back(run);
     }
     std::string note;
-    const PredictorData data = prepare_predictor_data(runs, 3, false, 0, false, note);
+    const PredictorData data = prepare_predictor_data(backend(), runs, 3, false, 0, false, note);
     PredictorOptions options;
     options.epochs = 3;
     options.show_progress = false;
