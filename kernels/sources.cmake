@@ -10,6 +10,7 @@ set(TWP_KERNEL_SOURCES
   kernels/timer.cu
   kernels/adam.cu
   kernels/add.cu
+  kernels/attention.cu
   kernels/bias.cu
   kernels/conv2d.cu
   kernels/dropout.cu
