@@ -177,7 +177,8 @@ __global__ void __launch_bounds__(kThreads)
             w[j] = probability * multiplier(uint64_t(pair * s * s + i * s + j));
         }
     }
-    __syncthreads();  // the weights are complete before the output reads them
+    // No barrier here: the first tile's barrier below (there is always one tile, Dh >= 1) also
+    // orders the softmax's writes to weights before the output reads them.
 
     // out_i = sum_j w_ij v_j, one tile of v's columns at a time, one thread per (i, column).
     const float* v = q + 2 * geo.dim;
@@ -185,7 +186,7 @@ __global__ void __launch_bounds__(kThreads)
     for (int64_t first = 0; first < geo.head_dim; first += kTile) {
         const int width = tile_width(geo, first);
         load_tile(v + first, row, s, width, tile_a);
-        __syncthreads();  // the tile is complete
+        __syncthreads();  // the tile (and, the first time, the weights) is complete
         for (int index = threadIdx.x; index < s * width; index += kThreads) {
             const int i = index / width, column = index % width;
             double sum = 0;
@@ -231,7 +232,8 @@ __global__ void __launch_bounds__(kThreads)
         }
         for (int j = 0; j < s; ++j) ds[i * s + j] = double(p[i * s + j]) * (ds[i * s + j] - weighted);
     }
-    __syncthreads();  // dS and the weights are complete before the gradients read them
+    // No barrier here: the first tile's barrier below (Dh >= 1) also orders the writes to dS and
+    // weights before the gradients read them.
 
     // One tile of columns at a time, one thread per (row n, column): dq_n, dk_n, dv_n.
     for (int64_t first = 0; first < geo.head_dim; first += kTile) {
@@ -239,7 +241,7 @@ __global__ void __launch_bounds__(kThreads)
         load_tile(q + first, row, s, width, tile_a);             // q
         load_tile(q + geo.dim + first, row, s, width, tile_b);   // k
         load_tile(grad + first, geo.dim, s, width, tile_c);      // dout
-        __syncthreads();  // the tiles are complete
+        __syncthreads();  // the tiles (and, the first time, dS and the weights) are complete
         for (int index = threadIdx.x; index < s * width; index += kThreads) {
             const int n = index / width, column = index % width;
             double sum_q = 0, sum_k = 0, sum_v = 0;
