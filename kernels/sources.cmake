@@ -30,4 +30,5 @@ set(TWP_KERNEL_TESTS
   tests/test_device_memory.cpp
   tests/test_kernels_lenet.cpp
   tests/test_kernels_transformer.cpp
+  tests/test_kernels_attention.cpp
 )
