@@ -8,8 +8,8 @@
 // Design. One block of 256 threads per (b, h): grid [B * heads]. The sequences are short
 // (S <= 32) but the head may be wide (Dh up to thousands: heads = 1 with D = 4096), so the S x S
 // matrices stay in shared memory as doubles (at most 8 KiB each) while q, k, v and dout are
-// streamed through shared memory in tiles of S rows x 64 columns of the head (8 KiB per operand at
-// S = 32). Every element of q, k, v, dout is read from global memory once per kernel (the tiles
+// streamed through shared memory in tiles of S rows x 64 columns of the head (8.1 KiB per operand
+// at S = 32, rows padded to 65 floats against bank conflicts). Every element of q, k, v, dout is read from global memory once per kernel (the tiles
 // are loaded coalesced along the head's columns), and every output is written once; nothing else
 // (dS, the mask) goes through global memory. The alternative, a head's whole q/k/v in shared
 // memory, caps Dh near 600 at S = 32; splitting Dh over several blocks needs a second pass or
@@ -39,8 +39,8 @@
 // The intensity is at most S/4 (forward) or 2S/7 (backward) FLOP per byte: at S <= 32 it stays
 // near or below the H200's FP64 ridge point (about 34 TFLOP/s over 4.8 TB/s, 7 FLOP/byte), so
 // summing in double costs little against the memory traffic. Shared memory per block:
-// forward 8 S^2 + 2 * 4 * 64 S bytes (24 KiB at S = 32), backward 16 S^2 + 3 * 4 * 64 S bytes
-// (40 KiB at S = 32), below the 48 KiB that needs no opt-in.
+// forward 8 S^2 + 2 * 4 * 65 S bytes (24.3 KiB at S = 32), backward 16 S^2 + 3 * 4 * 65 S bytes
+// (40.4 KiB at S = 32), below the 48 KiB that needs no opt-in.
 #include "kernels/cuda_compat.hpp"
 #include "kernels/launch.hpp"
 
@@ -56,6 +56,10 @@ namespace {
 
 constexpr int kThreads = 256;
 constexpr int kTile = 64;  // head columns per shared-memory tile
+// A tile's row stride in shared memory: one float of padding, so that the 32 threads of a warp
+// reading column c of 32 different rows (the dot products at S >= 16, one pair per thread) hit
+// 32 different banks instead of one (a stride of 64 floats maps every row to the same bank).
+constexpr int kTileStride = kTile + 1;
 constexpr int kMaxPairsPerThread = kAttentionMaxSeq * kAttentionMaxSeq / kThreads;  // at G = 1
 constexpr unsigned kFullMask = 0xffffffffu;
 
@@ -87,12 +91,12 @@ __device__ int tile_width(const HeadGeometry& geo, int64_t first) {
     return int(geo.head_dim - first < kTile ? geo.head_dim - first : kTile);
 }
 
-// tile [S, kTile] (row stride kTile) <- rows 0..S-1, columns 0..width-1 of `source` (row stride
+// tile [S, kTileStride] <- rows 0..S-1, columns 0..width-1 of `source` (row stride
 // `stride`), coalesced along the columns.
 __device__ void load_tile(const float* source, int64_t stride, int seq, int width, float* tile) {
     for (int index = threadIdx.x; index < seq * width; index += kThreads) {
         const int row = index / width, column = index % width;
-        tile[row * kTile + column] = source[row * stride + column];
+        tile[row * kTileStride + column] = source[row * stride + column];
     }
 }
 
@@ -104,8 +108,8 @@ __device__ void accumulate_dots(const float* a, const float* b, const HeadGeomet
     for (int r = 0; r < kMaxPairsPerThread; ++r) {
         const int pair = int(threadIdx.x) / geo.group + r * groups;
         if (pair >= geo.seq * geo.seq) break;
-        const float* row_a = a + (pair / geo.seq) * kTile;
-        const float* row_b = b + (pair % geo.seq) * kTile;
+        const float* row_a = a + (pair / geo.seq) * kTileStride;
+        const float* row_b = b + (pair % geo.seq) * kTileStride;
         double sum = sums[r];
         for (int column = member; column < width; column += geo.group)
             sum += double(row_a[column]) * double(row_b[column]);
@@ -114,7 +118,7 @@ __device__ void accumulate_dots(const float* a, const float* b, const HeadGeomet
 }
 
 // dots [S, S] <- a_i · b_j for the rows of A and B (row strides stride_a, stride_b; Dh columns
-// each), streamed in tiles through tile_a and tile_b [S, kTile]. Every thread of the block must
+// each), streamed in tiles through tile_a and tile_b [S, kTileStride]. Every thread of the block must
 // call it (barriers and shuffles inside).
 __device__ void head_dots(const float* a, int64_t stride_a, const float* b, int64_t stride_b,
                           const HeadGeometry& geo, float* tile_a, float* tile_b, double* dots) {
@@ -148,8 +152,8 @@ __global__ void __launch_bounds__(kThreads)
     TWP_DYNAMIC_SHARED(double, shared);
     const int s = geo.seq;
     double* weights = shared;                                   // [S, S]: scores, then P_ij m_ij
-    float* tile_a = reinterpret_cast<float*>(weights + s * s);  // [S, kTile]
-    float* tile_b = tile_a + s * kTile;                         // [S, kTile]
+    float* tile_a = reinterpret_cast<float*>(weights + s * s);  // [S, kTileStride]
+    float* tile_b = tile_a + s * kTileStride;                         // [S, kTileStride]
     const int64_t pair = blockIdx.x, b = pair / geo.heads, h = pair % geo.heads;
     const int64_t row = 3 * geo.dim;  // qkv's row stride
     const float* q = qkv + b * s * row + h * geo.head_dim;  // q_i = q + i*row, k_j = +D, v_j = +2D
@@ -190,7 +194,7 @@ __global__ void __launch_bounds__(kThreads)
         for (int index = threadIdx.x; index < s * width; index += kThreads) {
             const int i = index / width, column = index % width;
             double sum = 0;
-            for (int j = 0; j < s; ++j) sum += weights[i * s + j] * double(tile_a[j * kTile + column]);
+            for (int j = 0; j < s; ++j) sum += weights[i * s + j] * double(tile_a[j * kTileStride + column]);
             o[i * geo.dim + first + column] = float(sum);
         }
         __syncthreads();  // done reading before the next tile overwrites it
@@ -207,9 +211,9 @@ __global__ void __launch_bounds__(kThreads)
     const int s = geo.seq;
     double* ds = shared;                                      // [S, S]: dout_i·v_j, then dS
     double* weights = ds + s * s;                             // [S, S]: P_ij m_ij
-    float* tile_a = reinterpret_cast<float*>(weights + s * s);  // [S, kTile]
-    float* tile_b = tile_a + s * kTile;                         // [S, kTile]
-    float* tile_c = tile_b + s * kTile;                         // [S, kTile]
+    float* tile_a = reinterpret_cast<float*>(weights + s * s);  // [S, kTileStride]
+    float* tile_b = tile_a + s * kTileStride;                         // [S, kTileStride]
+    float* tile_c = tile_b + s * kTileStride;                         // [S, kTileStride]
     const int64_t pair = blockIdx.x, b = pair / geo.heads, h = pair % geo.heads;
     const int64_t row = 3 * geo.dim;
     const float* q = qkv + b * s * row + h * geo.head_dim;  // q_i = q + i*row, k_j = +D, v_j = +2D
@@ -245,9 +249,9 @@ __global__ void __launch_bounds__(kThreads)
         for (int index = threadIdx.x; index < s * width; index += kThreads) {
             const int n = index / width, column = index % width;
             double sum_q = 0, sum_k = 0, sum_v = 0;
-            for (int j = 0; j < s; ++j) sum_q += ds[n * s + j] * double(tile_b[j * kTile + column]);
-            for (int i = 0; i < s; ++i) sum_k += ds[i * s + n] * double(tile_a[i * kTile + column]);
-            for (int i = 0; i < s; ++i) sum_v += weights[i * s + n] * double(tile_c[i * kTile + column]);
+            for (int j = 0; j < s; ++j) sum_q += ds[n * s + j] * double(tile_b[j * kTileStride + column]);
+            for (int i = 0; i < s; ++i) sum_k += ds[i * s + n] * double(tile_a[i * kTileStride + column]);
+            for (int i = 0; i < s; ++i) sum_v += weights[i * s + n] * double(tile_c[i * kTileStride + column]);
             float* target = dq + n * row + first + column;
             target[0] = float(sum_q * scale);
             target[geo.dim] = float(sum_k * scale);
@@ -298,7 +302,7 @@ void attention_forward(Tensor qkv, int heads, const DropoutSpec& dropout, Tensor
     const Prepared prepared = prepare(dims, dropout, "attention_forward");
     if (prepared.blocks == 0) return;
     const size_t shared_bytes = sizeof(double) * size_t(dims.seq * dims.seq) +
-                                sizeof(float) * size_t(2 * dims.seq * kTile);
+                                sizeof(float) * size_t(2 * dims.seq * kTileStride);
     launch("attention_forward", attention_forward_kernel, dim3(unsigned(prepared.blocks)),
            dim3(kThreads), shared_bytes, stream, static_cast<const float*>(qkv.data), probs.data,
            out.data, prepared.geometry, prepared.scale, prepared.multiplier);
@@ -319,7 +323,7 @@ void attention_backward(Tensor qkv, int heads, const DropoutSpec& dropout, Tenso
     const Prepared prepared = prepare(dims, dropout, "attention_backward");
     if (prepared.blocks == 0) return;
     const size_t shared_bytes = sizeof(double) * size_t(2 * dims.seq * dims.seq) +
-                                sizeof(float) * size_t(3 * dims.seq * kTile);
+                                sizeof(float) * size_t(3 * dims.seq * kTileStride);
     launch("attention_backward", attention_backward_kernel, dim3(unsigned(prepared.blocks)),
            dim3(kThreads), shared_bytes, stream, static_cast<const float*>(qkv.data),
            static_cast<const float*>(probs.data), static_cast<const float*>(dout.data), dqkv.data,
