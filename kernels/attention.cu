@@ -9,12 +9,13 @@
 // (S <= 32) but the head may be wide (Dh up to thousands: heads = 1 with D = 4096), so the S x S
 // matrices stay in shared memory as doubles (at most 8 KiB each) while q, k, v and dout are
 // streamed through shared memory in tiles of S rows x 64 columns of the head (8.1 KiB per operand
-// at S = 32, rows padded to 65 floats against bank conflicts). Every element of q, k, v, dout is read from global memory once per kernel (the tiles
-// are loaded coalesced along the head's columns), and every output is written once; nothing else
-// (dS, the mask) goes through global memory. The alternative, a head's whole q/k/v in shared
-// memory, caps Dh near 600 at S = 32; splitting Dh over several blocks needs a second pass or
-// atomics for the dot products (non-deterministic): more blocks only pay when B * heads is below
-// the number of SMs, which the predictor's batches are not.
+// at S = 32, rows padded to 65 floats against bank conflicts). Every element of q, k, v, dout is
+// read from global memory once per kernel (the tiles are loaded coalesced along the head's
+// columns), and every output is written once; nothing else (dS, the mask) goes through global
+// memory. The alternative, a head's whole q/k/v in shared memory, caps Dh near 600 at S = 32;
+// splitting Dh over several blocks needs a second pass or atomics for the dot products
+// (non-deterministic), and more blocks only pay when B * heads is below the number of SMs (132 on
+// an H200; the predictor's batch of 32 windows with D = 500 and 5 heads makes 160 blocks).
 //
 // The S^2 dot products (q_i·k_j forward, dout_i·v_j backward) use a group of G threads per pair
 // (G = the largest power of two <= min(32, 256 / S^2): 16 at S = 3, 1 at S >= 16), each summing
