@@ -9,6 +9,7 @@
 #include "engine/op_checks.hpp"
 #include "kernels/adam.cuh"
 #include "kernels/add.cuh"
+#include "kernels/attention.cuh"
 #include "kernels/bias.cuh"
 #include "kernels/conv2d.cuh"
 #include "kernels/device.cuh"
@@ -40,11 +41,6 @@ private:
 };
 
 kernels::GemmMath gemm_math(bool tf32) { return tf32 ? kernels::GemmMath::kTf32 : kernels::GemmMath::kFp32; }
-
-[[noreturn]] void not_on_gpu(const char* op) {
-    TWP_FAIL("the CUDA backend does not run " << op << " yet (the transformer's attention is not on the GPU): "
-                                              << "run the predictor on the CPU backend");
-}
 
 }  // namespace
 
@@ -209,10 +205,13 @@ void CudaBackend::dropout_forward(Tensor x, Tensor y, DropoutSpec spec) {
 void CudaBackend::dropout_backward(Tensor dy, Tensor dx, DropoutSpec spec) {
     kernels::dropout_backward(dy, dx, spec, stream_);
 }
-// The fused attention kernels are the next step (issue 5).
-void CudaBackend::attention_forward(Tensor, int, DropoutSpec, Tensor, Tensor) { not_on_gpu("attention_forward"); }
-void CudaBackend::attention_backward(Tensor, int, DropoutSpec, Tensor, Tensor, Tensor) {
-    not_on_gpu("attention_backward");
+// One fused kernel per direction, one block per (batch item, head) (kernels/attention.cu).
+void CudaBackend::attention_forward(Tensor qkv, int heads, DropoutSpec dropout, Tensor probs, Tensor out) {
+    kernels::attention_forward(qkv, heads, dropout, probs, out, stream_);
+}
+void CudaBackend::attention_backward(Tensor qkv, int heads, DropoutSpec dropout, Tensor probs, Tensor dout,
+                                     Tensor dqkv) {
+    kernels::attention_backward(qkv, heads, dropout, probs, dout, dqkv, stream_);
 }
 void CudaBackend::mse_loss_forward(Tensor pred, Tensor target, Tensor loss) {
     kernels::mse_loss_forward(pred, target, loss, stream_);

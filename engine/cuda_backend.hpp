@@ -4,9 +4,10 @@
 // the GPU) and against the same kernels under the CUDA emulation (twp_cuda_backend_emu, the CPU
 // tests), so the backend code the GPU runs is the code the CPU tests check.
 //
-// It runs everything LeNet-5 base training and scoring need, and the transformer's elementwise
-// ops, layer norm, dropout, MSE and Adam. Attention is not on the GPU yet: it throws a twp::Error
-// saying so, and twp runs the predictor stages on the CPU backend (experiment/main.cpp).
+// It runs every op of the Backend interface: everything LeNet-5 base training and scoring need,
+// and the transformer's elementwise ops, layer norm, dropout, attention (kernels/attention.cu:
+// sequences up to 32 positions), MSE and Adam; and the PCA's heavy steps through pca_solver()
+// (engine/cuda_pca_solver.*: cuBLAS in double, cuSOLVER).
 #pragma once
 
 #include "engine/backend.hpp"

@@ -10,6 +10,7 @@ set(TWP_KERNEL_SOURCES
   kernels/timer.cu
   kernels/adam.cu
   kernels/add.cu
+  kernels/attention.cu
   kernels/bias.cu
   kernels/conv2d.cu
   kernels/dropout.cu
@@ -31,4 +32,5 @@ set(TWP_KERNEL_TESTS
   tests/test_device_memory.cpp
   tests/test_kernels_lenet.cpp
   tests/test_kernels_transformer.cpp
+  tests/test_kernels_attention.cpp
 )

@@ -1,6 +1,6 @@
 // The CUDA backend as a whole (engine/cuda_backend.*) against the CPU backend: LeNet-5 training
 // steps, the captured (CUDA graph) step against the same step op by op, base training with its
-// snapshots, the transformer's ops it runs, and the ops it does not run yet. Built twice, like the kernel tests: against the
+// snapshots, the transformer's ops, and a whole transformer training step. Built twice, like the kernel tests: against the
 // kernels under the CUDA emulation (twp_cuda_backend_tests, CPU, every CI run) and against the
 // kernels built by nvcc (twp_cuda_backend_tests_gpu, label gpu, skipped without a GPU). With MNIST
 // present, the GPU build also trains a real epoch.
@@ -22,6 +22,7 @@
 #include "experiment/lenet5.hpp"
 #include "experiment/mnist.hpp"
 #include "experiment/snapshots.hpp"
+#include "experiment/transformer.hpp"
 #include "kernels/device_memory.hpp"
 
 namespace twp {
@@ -61,6 +62,12 @@ double relative_difference(const std::vector<float>& a, const std::vector<float>
         scale = std::max(scale, std::abs(double(b[i])));
     }
     return scale > 0 ? difference / scale : difference;
+}
+
+double max_abs(const std::vector<float>& values) {
+    double largest = 0;
+    for (const float v : values) largest = std::max(largest, double(std::abs(v)));
+    return largest;
 }
 
 // One model and its optimizer state on a backend, trained step by step on given rows.
@@ -186,15 +193,108 @@ TEST_CASE("base training on the CUDA backend matches the CPU backend's, short la
     std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("the CUDA backend says which ops it does not run yet", "[cuda_backend]") {
-    Buffer<float> qkv(cuda(), 2 * 3 * 12), probs(cuda(), 2 * 2 * 3 * 3), out(cuda(), 2 * 3 * 4);
-    REQUIRE_THROWS_WITH(cuda().attention_forward(qkv.view({2, 3, 12}), 2, DropoutSpec{}, probs.view({2, 2, 3, 3}),
-                                                 out.view({2, 3, 4})),
-                        Catch::Contains("does not run attention_forward yet") && Catch::Contains("CPU backend"));
-    REQUIRE_THROWS_WITH(cuda().attention_backward(qkv.view({2, 3, 12}), 2, DropoutSpec{}, probs.view({2, 2, 3, 3}),
-                                                  out.view({2, 3, 4}), qkv.view({2, 3, 12})),
-                        Catch::Contains("attention_backward"));
-    REQUIRE_THAT(cuda().description(), Catch::Contains("cuda"));
+// The predictor's training step (experiment/predictor.cpp: forward, MSE, backward, Adam) on a small
+// transformer with dropout, through both backends from the same parameters, inputs and dropout
+// counters. Tolerances: the CUDA backend's layer norm and MSE sum in another order than the CPU's
+// (one float rounding, kernels/README.md), the attention kernels match the CPU's to a rounding
+// (tests/test_kernels_attention.cpp), so the loss, predictions and gradients agree to a few 1e-7
+// of each tensor's scale (measured under the emulation: loss equal, predictions 2.3e-7, gradients
+// at most 3.5e-7); they are compared to 1e-5 of the scale, room for the GPU's cuBLAS sums. Adam
+// divides by sqrt(v) + eps, which amplifies the difference of a gradient much smaller than its
+// tensor's scale, so parameters after a step are compared to 1e-5 of the scale plus 1% of the
+// learning rate (a step moves a parameter by about lr; measured: at most 1.5e-8 in absolute terms
+// outside the k bias). The gradient of k's in-projection bias is zero in exact arithmetic (softmax
+// ignores a constant added to a row of scores): it is rounding noise (measured below 5e-10) of
+// either sign on each backend, and Adam turns noise into steps of up to about lr either way
+// (measured: 3e-5 apart at lr 1e-3); those gradients must be tiny on both, their parameters
+// within 2 lr.
+TEST_CASE("a transformer training step on the CUDA backend equals the CPU backend's", "[cuda_backend][transformer]") {
+    TransformerConfig config;
+    config.dim = 24;
+    config.heads = 3;
+    config.layers = 2;
+    config.feedforward = 32;
+    config.dropout = 0.1f;
+    config.sequence_length = 3;
+    const int64_t batch = 4, s = config.sequence_length, d = config.dim;
+    const AdamConfig adam{1e-3f, 0.9f, 0.999f, 1e-8f};
+    const uint64_t seed = 17;
+    std::mt19937 random(21);
+    std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+    std::vector<float> inputs(size_t(batch * s * d)), targets(size_t(batch * d));
+    for (float& x : inputs) x = uniform(random);
+    for (float& x : targets) x = uniform(random);
+
+    struct StepResult {
+        std::vector<float> loss, prediction, gradients, parameters_before, parameters;
+    };
+    // Two steps (Adam's first and second), each with fresh dropout counters, as predictor training.
+    const auto train = [&](Backend& be) {
+        TransformerPredictor model(be, config, batch);
+        model.initialize(seed);
+        const int64_t count = model.layout().total();
+        Buffer<float> m(be, count), v(be, count), in(be, batch * s * d), target(be, batch * d),
+            dpred(be, batch * d), loss(be, 1);
+        be.fill(m.view(), 0.0f);
+        be.fill(v.view(), 0.0f);
+        in.upload(inputs);
+        target.upload(targets);
+        std::vector<StepResult> results;
+        uint64_t dropout_counter = 0;
+        for (int64_t step = 1; step <= 2; ++step) {
+            const Tensor pred = model.forward(in.view({batch, s, d}), Pass::kTraining, seed, dropout_counter);
+            dropout_counter += model.dropout_counters(batch);
+            be.mse_loss_forward(pred, target.view({batch, d}), loss.view({1}));
+            StepResult r;
+            r.parameters_before = model.parameters().download();
+            r.loss = loss.download();
+            r.prediction.resize(size_t(batch * d));
+            be.copy_to_host(r.prediction.data(), pred.data, sizeof(float) * r.prediction.size());
+            be.mse_loss_backward(pred, target.view({batch, d}), dpred.view({batch, d}));
+            model.backward(dpred.view({batch, d}));
+            r.gradients = model.gradients().download();
+            be.adam_update(model.parameters().view(), model.gradients().view(), m.view(), v.view(), step, adam);
+            r.parameters = model.parameters().download();
+            results.push_back(std::move(r));
+        }
+        return std::make_pair(results, model.layout());
+    };
+    const auto [gpu, layout] = train(cuda());
+    const auto host = train(cpu()).first;
+    const auto slice = [](const std::vector<float>& all, const ParamEntry& e) {
+        return std::vector<float>(all.begin() + e.offset, all.begin() + e.offset + e.shape.numel());
+    };
+    for (size_t step = 0; step < gpu.size(); ++step) {
+        CAPTURE(step + 1);
+        REQUIRE(std::isfinite(host[step].loss[0]));
+        CHECK(relative_difference(gpu[step].loss, host[step].loss) < 1e-5);
+        CHECK(relative_difference(gpu[step].prediction, host[step].prediction) < 1e-5);
+        for (const ParamEntry& e : layout.entries()) {
+            CAPTURE(e.name);
+            const std::vector<float> g = slice(gpu[step].gradients, e), h = slice(host[step].gradients, e);
+            const std::vector<float> pg = slice(gpu[step].parameters, e), ph = slice(host[step].parameters, e);
+            const double gradient_scale = max_abs(h), parameter_scale = max_abs(ph);
+            const double parameter_tolerance = 1e-5 * parameter_scale + 0.01 * double(adam.learning_rate);
+            const bool k_bias = e.name.find("in_proj_bias") != std::string::npos;  // [q | k | v] biases
+            for (int64_t i = 0; i < e.shape.numel(); ++i) {
+                const size_t k = size_t(i);
+                if (k_bias && i >= d && i < 2 * d) {
+                    if (std::abs(g[k]) < 1e-6f && std::abs(h[k]) < 1e-6f &&
+                        std::abs(pg[k] - ph[k]) <= 2.0f * adam.learning_rate)
+                        continue;
+                } else if (std::abs(double(g[k]) - double(h[k])) <= 1e-5 * gradient_scale &&
+                           std::abs(double(pg[k]) - double(ph[k])) <= parameter_tolerance) {
+                    continue;
+                }
+                INFO("element " << i << (k_bias && i >= d && i < 2 * d ? " (k bias)" : "") << ": gradient cuda "
+                                << g[k] << ", cpu " << h[k] << " (scale " << gradient_scale << "); parameter cuda "
+                                << pg[k] << ", cpu " << ph[k] << " (tolerance " << parameter_tolerance << ")");
+                REQUIRE(false);
+            }
+        }
+        // The step changed the parameters (a step that did nothing would agree too).
+        CHECK(gpu[step].parameters != gpu[step].parameters_before);
+    }
 }
 
 // The transformer's ops wired into the backend (each kernel is tested in depth against the CPU
