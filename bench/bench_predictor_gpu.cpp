@@ -11,8 +11,10 @@
 // Inputs are random. Prints one JSON object; bench/run_bench_predictor_gpu.sh runs it beside
 // PyTorch on the same GPU.
 //   usage: bench_predictor_gpu [--seconds S] [--device N] [--dim D] [--layers L] [--feedforward F]
-//                              [--batch B] [--seq K] [--tf32 0|1] [--peak_tflops T] [--peak_tbps B]
-// The peaks default to an H200 SXM: 67 TFLOP/s FP32 without tensor cores, 4.8 TB/s HBM3e.
+//                              [--batch B] [--seq K] [--tf32 0|1] [--peak_tflops T]
+//                              [--peak_fp64_tflops T] [--peak_tbps B]
+// The peaks default to an H200 SXM: 67 TFLOP/s FP32 without tensor cores, 34 TFLOP/s FP64 without
+// tensor cores (the attention kernels compute in double), 4.8 TB/s HBM3e.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -72,7 +74,8 @@ double time_op(CudaBackend& backend, const std::function<void()>& op, int calls 
 struct KernelTime {
     std::string name;
     double microseconds = 0, flops = 0, bytes = 0;
-    int per_step = 0;  // how often one training step runs it
+    int per_step = 0;   // how often one training step runs it
+    bool fp64 = false;  // computes in double: its FLOPs count against the FP64 peak
 };
 
 std::vector<float> random_floats(int64_t count, uint64_t seed, float scale) {
@@ -105,7 +108,7 @@ std::vector<KernelTime> time_kernels(CudaBackend& be, const Shapes& s, int heads
     const double attention_pairs = double(s.batch) * heads, sq = double(s.seq) * double(s.seq);
     std::vector<KernelTime> times;
     const auto add = [&](const std::string& name, int per_step, double flops, double bytes, const std::function<void()>& op) {
-        times.push_back({name, time_op(be, op), flops, bytes, per_step});
+        times.push_back({name, time_op(be, op), flops, bytes, per_step, name.rfind("attention", 0) == 0});
     };
     const int L = s.layers;
     add("in_proj forward (gemm+bias)", L, 2.0 * rows * d * 3 * d, F * (rows * d + 3 * d * d + 3 * d + rows * 3 * d),
@@ -152,7 +155,7 @@ std::vector<KernelTime> time_kernels(CudaBackend& be, const Shapes& s, int heads
 }  // namespace
 
 int main(int argc, char** argv) {
-    double seconds = 3.0, peak_tflops = 67.0, peak_tbps = 4.8;
+    double seconds = 3.0, peak_tflops = 67.0, peak_fp64_tflops = 34.0, peak_tbps = 4.8;
     int device = 0;
     bool tf32 = false;
     Shapes s;
@@ -168,6 +171,7 @@ int main(int argc, char** argv) {
         else if (flag == "--seq") s.seq = std::atoll(value);
         else if (flag == "--tf32") tf32 = std::atoi(value) != 0;
         else if (flag == "--peak_tflops") peak_tflops = std::atof(value);
+        else if (flag == "--peak_fp64_tflops") peak_fp64_tflops = std::atof(value);
         else if (flag == "--peak_tbps") peak_tbps = std::atof(value);
         else {
             std::fprintf(stderr, "bench_predictor_gpu: unknown flag %s\n", flag.c_str());
@@ -224,11 +228,11 @@ int main(int argc, char** argv) {
 
         std::printf("{\"backend\": \"%s\", \"dim\": %lld, \"heads\": %d, \"layers\": %d, \"feedforward\": %lld, "
                     "\"batch\": %lld, \"seq\": %lld, \"parameters\": %lld, \"tf32\": %s, \"peak_fp32_tflops\": %g, "
-                    "\"peak_memory_tbps\": %g,\n \"train_step_ms_twp_loop\": %.4f, \"train_step_ms_device\": %.4f, "
+                    "\"peak_fp64_tflops\": %g, \"peak_memory_tbps\": %g,\n \"train_step_ms_twp_loop\": %.4f, \"train_step_ms_device\": %.4f, "
                     "\"train_step_ms_graph\": %.4f, \"inference_ms\": %.4f, \"inference_ms_graph\": %.4f",
                     backend.description().c_str(), static_cast<long long>(d), config.heads, s.layers,
                     static_cast<long long>(s.feedforward), static_cast<long long>(b), static_cast<long long>(s.seq),
-                    static_cast<long long>(count), tf32 ? "true" : "false", peak_tflops, peak_tbps, 1e3 / loop_steps,
+                    static_cast<long long>(count), tf32 ? "true" : "false", peak_tflops, peak_fp64_tflops, peak_tbps, 1e3 / loop_steps,
                     1e3 / device_steps, 1e3 / graph_steps, 1e3 / inference, 1e3 / inference_graph_rate);
 
         std::vector<KernelTime> times = time_kernels(backend, s, config.heads);
@@ -243,9 +247,9 @@ int main(int argc, char** argv) {
             kernel_sum += t.microseconds * t.per_step;
             const double gflops = t.flops / t.microseconds / 1e3, gbps = t.bytes / t.microseconds / 1e3;
             std::printf("%s\n  {\"op\": \"%s\", \"per_step\": %d, \"us\": %.2f, \"gflop_per_s\": %.1f, \"gb_per_s\": %.1f, "
-                        "\"percent_of_fp32_peak\": %.3f, \"percent_of_memory_peak\": %.3f}",
-                        i ? "," : "", t.name.c_str(), t.per_step, t.microseconds, gflops, gbps,
-                        gflops / (peak_tflops * 1e3) * 100, gbps / (peak_tbps * 1e3) * 100);
+                        "\"percent_of_%s_peak\": %.3f, \"percent_of_memory_peak\": %.3f}",
+                        i ? "," : "", t.name.c_str(), t.per_step, t.microseconds, gflops, gbps, t.fp64 ? "fp64" : "fp32",
+                        gflops / ((t.fp64 ? peak_fp64_tflops : peak_tflops) * 1e3) * 100, gbps / (peak_tbps * 1e3) * 100);
         }
         // The listed ops cover the layers and Adam; the positional encoding, the last-row gather and
         // the output projection are left out, so the sum is a slight underestimate of the step.
