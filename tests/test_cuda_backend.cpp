@@ -24,6 +24,7 @@
 #include "experiment/snapshots.hpp"
 #include "experiment/transformer.hpp"
 #include "kernels/device_memory.hpp"
+#include "tests/synthetic_mnist.hpp"
 
 namespace twp {
 namespace {
@@ -36,19 +37,6 @@ CpuBackend& cpu() {
 CudaBackend& cuda() {
     static CudaBackend instance(0);
     return instance;
-}
-
-// Images like normalized MNIST (mostly background around -0.42, strokes up to 2.8) and labels.
-ImageSet synthetic_images(int64_t count, uint32_t seed) {
-    std::mt19937 random(seed);
-    std::uniform_real_distribution<float> stroke(-0.4242f, 2.8215f);
-    std::bernoulli_distribution ink(0.2);
-    ImageSet set;
-    set.count = count;
-    set.rows = set.cols = 28;
-    for (int64_t i = 0; i < count * 28 * 28; ++i) set.pixels.push_back(ink(random) ? stroke(random) : -0.4242f);
-    for (int64_t i = 0; i < count; ++i) set.labels.push_back(int32_t(random() % 10));
-    return set;
 }
 
 // Largest |a - b| over the largest |b|: how far two fp32 computations of the same tensor that sum
@@ -106,7 +94,7 @@ std::vector<int32_t> rows_of_step(int step, int64_t batch, int64_t count) {
 }
 
 TEST_CASE("LeNet-5 training steps on the CUDA backend equal the CPU backend's", "[cuda_backend]") {
-    const ImageSet set = synthetic_images(200, 11);
+    const ImageSet set = test::synthetic_mnist(200, 11);
     for (const int64_t batch : {1, 32, 100}) {
         CAPTURE(batch);
         Trainer gpu(cuda(), set, batch, 5), host(cpu(), set, batch, 5);
@@ -135,7 +123,7 @@ TEST_CASE("LeNet-5 training steps on the CUDA backend equal the CPU backend's", 
 }
 
 TEST_CASE("the captured training step replays exactly what the step does op by op", "[cuda_backend]") {
-    const ImageSet set = synthetic_images(300, 12);
+    const ImageSet set = test::synthetic_mnist(300, 12);
     constexpr int64_t kBatch = 32;
     Trainer direct(cuda(), set, kBatch, 9), replayed(cuda(), set, kBatch, 9);
     std::unique_ptr<CapturedWork> graph = cuda().capture([&] { replayed.step(); });
@@ -167,8 +155,8 @@ TEST_CASE("base training on the CUDA backend matches the CPU backend's, short la
           "[cuda_backend]") {
     Dataset dataset;
     dataset.name = "mnist";
-    dataset.train = synthetic_images(330, 13);  // 11 batches: 10 of 32 and one of 10
-    dataset.test = synthetic_images(100, 14);
+    dataset.train = test::synthetic_mnist(330, 13);  // 11 batches: 10 of 32 and one of 10
+    dataset.test = test::synthetic_mnist(100, 14);
     const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("twp_test_cuda_backend_" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir);
     std::vector<std::vector<float>> finals;

@@ -34,6 +34,7 @@
 #include "kernels/attention.cuh"
 #include "kernels/device_memory.hpp"
 #include "tests/check.hpp"
+#include "tests/kernel_check.hpp"
 
 using namespace twp;
 using namespace twp::test;
@@ -41,27 +42,8 @@ using kernels::DeviceArray;
 
 namespace {
 
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr double kTolerance = 1e-6;
 
-size_t as_size(int64_t count) { return static_cast<size_t>(count); }
-
-CpuBackend& cpu() {
-    static CpuBackend instance;
-    return instance;
-}
-
-DeviceArray<float> on_device(const std::vector<float>& host) {
-    DeviceArray<float> array(int64_t(host.size()));
-    array.upload(host);
-    return array;
-}
-void poison(DeviceArray<float>& array) { kernels::device_fill(array.data(), kNaN, array.count(), nullptr); }
-DeviceArray<float> poisoned_floats(int64_t count) {
-    DeviceArray<float> array(count);
-    poison(array);
-    return array;
-}
 Tensor view(DeviceArray<float>& array, Shape shape) { return Tensor{array.data(), shape}; }
 Tensor view(std::vector<float>& host, Shape shape) { return Tensor{host.data(), shape}; }
 std::vector<float> download(const DeviceArray<float>& array) {

@@ -33,6 +33,7 @@
 #include "kernels/sgd.cuh"
 #include "kernels/softmax_cross_entropy.cuh"
 #include "tests/check.hpp"
+#include "tests/kernel_check.hpp"
 
 using namespace twp;
 using namespace twp::test;
@@ -40,37 +41,9 @@ using kernels::DeviceArray;
 
 namespace {
 
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr double kRtol = 1e-5;
 
-size_t as_size(int64_t count) { return static_cast<size_t>(count); }
-
-CpuBackend& cpu() {
-    static CpuBackend instance;
-    return instance;
-}
-
-// ---- device memory ----
-template <class T>
-DeviceArray<T> on_device(const std::vector<T>& host) {
-    DeviceArray<T> array(int64_t(host.size()));
-    array.upload(host);
-    return array;
-}
-
-// Outputs are poisoned before every launch: NaN for floats, -7 for indices.
-DeviceArray<float> poisoned_floats(int64_t count) {
-    DeviceArray<float> array(count);
-    kernels::device_fill(array.data(), kNaN, count, nullptr);
-    return array;
-}
-DeviceArray<int32_t> poisoned_indices(int64_t count) {
-    return on_device(std::vector<int32_t>(as_size(count), -7));
-}
-void poison(DeviceArray<float>& array) {
-    kernels::device_fill(array.data(), kNaN, array.count(), nullptr);
-}
 
 template <class T>
 View<T> view(DeviceArray<T>& array, Shape shape) { return View<T>{array.data(), shape}; }

@@ -29,6 +29,7 @@
 #include "kernels/mse_loss.cuh"
 #include "kernels/scatter_rows.cuh"
 #include "tests/check.hpp"
+#include "tests/kernel_check.hpp"
 
 using namespace twp;
 using namespace twp::test;
@@ -36,28 +37,8 @@ using kernels::DeviceArray;
 
 namespace {
 
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr double kRtol = 1e-5;
 
-size_t as_size(int64_t count) { return static_cast<size_t>(count); }
-
-CpuBackend& cpu() {
-    static CpuBackend instance;
-    return instance;
-}
-
-template <class T>
-DeviceArray<T> on_device(const std::vector<T>& host) {
-    DeviceArray<T> array(int64_t(host.size()));
-    array.upload(host);
-    return array;
-}
-DeviceArray<float> poisoned_floats(int64_t count) {
-    DeviceArray<float> array(count);
-    kernels::device_fill(array.data(), kNaN, count, nullptr);
-    return array;
-}
-void poison(DeviceArray<float>& array) { kernels::device_fill(array.data(), kNaN, array.count(), nullptr); }
 
 template <class T>
 View<T> view(DeviceArray<T>& array, Shape shape) { return View<T>{array.data(), shape}; }
