@@ -38,22 +38,11 @@
 #include "engine/error.hpp"
 #include "engine/pca.hpp"
 #include "engine/random.hpp"
+#include "bench/random_walk.hpp"
 
 using namespace twp;
 
 namespace {
-
-// x[n, d]: the random walk described at the top.
-std::vector<float> random_walk(int64_t n, int64_t d, uint64_t seed) {
-    std::vector<float> x(n * d);
-    Rng rng(seed, RngStream::kInit);
-    for (int64_t j = 0; j < d; ++j) x[j] = rng.uniform(0.1f);
-    for (int64_t t = 1; t < n; ++t) {
-        const float step = 0.01f / std::sqrt(1.0f + float(t) / 100.0f);
-        for (int64_t j = 0; j < d; ++j) x[t * d + j] = x[(t - 1) * d + j] + step * rng.uniform(1.0f);
-    }
-    return x;
-}
 
 double seconds_of(const std::function<void()>& run) {
     const auto start = std::chrono::steady_clock::now();
@@ -172,7 +161,7 @@ void compare_svd(const std::vector<int64_t>& sizes, int64_t d, int64_t max_compo
     std::printf("[");
     for (size_t size_index = 0; size_index < sizes.size(); ++size_index) {
         const int64_t n = sizes[size_index], count = std::min(max_components, n - 1);
-        const std::vector<float> x = random_walk(n, d, 7);
+        const std::vector<float> x = bench::random_walk(n, d, 7);
         std::printf("%s\n  {\"n\": %lld, \"d\": %lld, \"compared_components\": %lld",
                     size_index ? "," : "", (long long)n, (long long)d, (long long)count);
         std::map<std::string, Axes> results;
@@ -255,7 +244,7 @@ int main(int argc, char** argv) {
                     (long long)d, machine_gflops);
         for (const int64_t n : sizes) {
             const int64_t k = std::min(components, n);
-            const std::vector<float> x = random_walk(n, d, 1);
+            const std::vector<float> x = bench::random_walk(n, d, 1);
             const double seconds = median_seconds([&] { fit_pca(x.data(), n, d, k); });
             const double flops = double(n) * n * d + 2.0 * n * k * d + double(k) * k * d;
             std::printf(", \"fit_s_n%lld\": %.3f, \"fit_gflops_n%lld\": %.1f, "

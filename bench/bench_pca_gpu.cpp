@@ -38,6 +38,7 @@
 #include "engine/error.hpp"
 #include "engine/pca.hpp"
 #include "engine/random.hpp"
+#include "bench/random_walk.hpp"
 #include "engine/subspace.hpp"
 #include "kernels/device_memory.hpp"
 #include "kernels/eigen.cuh"
@@ -46,18 +47,6 @@
 using namespace twp;
 
 namespace {
-
-// x[n, d]: bench/bench_pca.cpp's random walk.
-std::vector<float> random_walk(int64_t n, int64_t d, uint64_t seed) {
-    std::vector<float> x(n * d);
-    Rng rng(seed, RngStream::kInit);
-    for (int64_t j = 0; j < d; ++j) x[j] = rng.uniform(0.1f);
-    for (int64_t t = 1; t < n; ++t) {
-        const float step = 0.01f / std::sqrt(1.0f + float(t) / 100.0f);
-        for (int64_t j = 0; j < d; ++j) x[t * d + j] = x[(t - 1) * d + j] + step * rng.uniform(1.0f);
-    }
-    return x;
-}
 
 double seconds_of(const std::function<void()>& run) {
     const auto start = std::chrono::steady_clock::now();
@@ -174,7 +163,7 @@ int main(int argc, char** argv) {
 
         CudaBackend backend(device);
         {  // warm-up: cuBLAS and cuSOLVER handles, the CUDA context, kernel modules
-            const std::vector<float> x = random_walk(50, dim, 1);
+            const std::vector<float> x = bench::random_walk(50, dim, 1);
             CudaPcaSolver solver(backend.stream());
             (void)fit_pca(solver, x.data(), 50, dim, std::min<int64_t>(components, 50));
         }
@@ -187,7 +176,7 @@ int main(int argc, char** argv) {
         for (size_t size_index = 0; size_index < sizes.size(); ++size_index) {
             const int64_t n = sizes[size_index], k = std::min({components, n, dim});
             const double nd = double(n) * double(dim);
-            const std::vector<float> x = random_walk(n, dim, 7);
+            const std::vector<float> x = bench::random_walk(n, dim, 7);
 
             // The device fit: median of 3 below 10 s, else once; the stages of the median run.
             std::vector<std::pair<double, CudaPcaSolver::StageSeconds>> runs;

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -20,6 +21,19 @@ std::vector<T> random_vector(size_t n, uint64_t seed, double bound = 1.0) {
     std::vector<T> v(n);
     for (T& x : v) x = T(rng.uniform(float(bound)));
     return v;
+}
+
+// Largest |a - b| over the largest |b|: how far two fp32 computations of the same tensor that sum
+// in different orders are apart, relative to the tensor's scale. a must be finite.
+inline double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
+    REQUIRE(a.size() == b.size());
+    double difference = 0, scale = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        REQUIRE(std::isfinite(a[i]));
+        difference = std::max(difference, std::abs(double(a[i]) - double(b[i])));
+        scale = std::max(scale, std::abs(double(b[i])));
+    }
+    return scale > 0 ? difference / scale : difference;
 }
 
 template <class T>

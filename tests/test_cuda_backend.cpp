@@ -24,6 +24,7 @@
 #include "experiment/snapshots.hpp"
 #include "experiment/transformer.hpp"
 #include "kernels/device_memory.hpp"
+#include "tests/check.hpp"
 #include "tests/synthetic_mnist.hpp"
 
 namespace twp {
@@ -39,18 +40,7 @@ CudaBackend& cuda() {
     return instance;
 }
 
-// Largest |a - b| over the largest |b|: how far two fp32 computations of the same tensor that sum
-// in different orders are apart, relative to the tensor's scale.
-double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
-    REQUIRE(a.size() == b.size());
-    double difference = 0, scale = 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-        REQUIRE(std::isfinite(a[i]));
-        difference = std::max(difference, std::abs(double(a[i]) - double(b[i])));
-        scale = std::max(scale, std::abs(double(b[i])));
-    }
-    return scale > 0 ? difference / scale : difference;
-}
+using test::relative_difference;
 
 double max_abs(const std::vector<float>& values) {
     double largest = 0;

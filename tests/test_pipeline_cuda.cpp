@@ -34,6 +34,7 @@
 #include "experiment/predictor.hpp"
 #include "experiment/snapshots.hpp"
 #include "experiment/weight_dataset.hpp"
+#include "tests/check.hpp"
 #include "tests/synthetic_mnist.hpp"
 
 namespace twp {
@@ -87,16 +88,7 @@ PipelineResult run_pipeline(Backend& backend, const Dataset& dataset, const std:
     return result;
 }
 
-double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
-    REQUIRE(a.size() == b.size());
-    double difference = 0, scale = 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-        REQUIRE(std::isfinite(a[i]));
-        difference = std::max(difference, std::abs(double(a[i]) - double(b[i])));
-        scale = std::max(scale, std::abs(double(b[i])));
-    }
-    return scale > 0 ? difference / scale : difference;
-}
+using test::relative_difference;
 
 double relative(double a, double b) { return std::abs(a - b) / std::max(std::abs(b), 1e-30); }
 
