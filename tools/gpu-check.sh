@@ -114,7 +114,7 @@ if ((have_mnist)); then
     fi
     step "twp --mode full on the GPU and on the CPU: same files, metrics within tolerance, time per stage" \
         bench/run_bench_pipeline_gpu.sh --build "$root/$build" --num_runs 1 --training_epochs 1 \
-        --snapshots_per_epoch 10 --apply_pca --n_components 8 --predictor_epochs 10
+        --snapshots_per_epoch 20 --apply_pca --n_components 8 --predictor_epochs 10
 else
     skip "MNIST runs on the GPU" "no data/mnist (tools/fetch-data.sh could not fetch it here): bring data/mnist along"
 fi
