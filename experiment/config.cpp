@@ -206,7 +206,7 @@ base training (the reference project's flags and defaults):
                           0.9, weight decay 5e-4)                               [0.005]
   --train_base            legacy spelling of --mode train_base
 predictor (the reference's flags and defaults):
-  --sequence_length K     snapshots in a window                                 [3]
+  --sequence_length K     snapshots in a window (at most 32 on the GPU)         [3]
   --train_split F         per run, the first int(n*F) snapshots are train       [0.5]
   --batch_size N          windows per batch                                     [32]
   --apply_pca             reduce the weights with PCA first (without it the transformer is
