@@ -378,8 +378,9 @@ TEST_CASE("one epoch of base training on the GPU reaches 97% test accuracy", "[c
 }
 
 // 20 epochs (about a minute on an H200; hidden: tools/gpu-check.sh runs it): the accuracy of the
-// CPU backend's run with the same seed, 99.01% (`tools/run.sh --mode train_base`, run 1, seed 42,
-// measured on the CPU; the CPU result does not depend on the thread count), within 0.2 points.
+// CPU backend's run with the same seed, 99.10% (`tools/run.sh`, run 1, seed 42, measured on the
+// CPU at 20b42a5; the CPU result does not depend on the thread count; 99.01% before the CPU's
+// SGD was compiled with -ffp-contract=off), within 0.2 points.
 TEST_CASE("20 epochs on the GPU reach the CPU backend's accuracy within 0.2 points", "[.][cuda_backend][long]") {
     const std::filesystem::path data = std::filesystem::path(TWP_SOURCE_DIR) / "data" / "mnist";
     REQUIRE(std::filesystem::exists(data));
@@ -392,7 +393,7 @@ TEST_CASE("20 epochs on the GPU reach the CPU backend's accuracy within 0.2 poin
     std::filesystem::remove_all(options.snapshot_dir);
     const RunSummary run = train_base(cuda(), dataset, options).front();
     INFO("test accuracy " << run.final_test.accuracy << "%, " << run.train_images_per_second << " img/s");
-    CHECK(std::abs(run.final_test.accuracy - 99.01) <= 0.2);
+    CHECK(std::abs(run.final_test.accuracy - 99.10) <= 0.2);
     std::filesystem::remove_all(options.snapshot_dir);
 }
 #endif
