@@ -38,7 +38,7 @@
 #include "engine/error.hpp"
 #include "engine/pca.hpp"
 #include "engine/random.hpp"
-#include "bench/random_walk.hpp"
+#include "bench/pca_inputs.hpp"
 
 using namespace twp;
 
@@ -74,18 +74,6 @@ double dgemm_gflops() {
                                        b.data(), size, 0.0, c.data(), size);
                         }));
     return 2.0 * double(size) * size * size / best / 1e9;
-}
-
-std::vector<int64_t> parse_sizes(const std::string& text) {
-    std::vector<int64_t> sizes;
-    std::stringstream stream(text);
-    std::string item;
-    while (std::getline(stream, item, ',')) {
-        const long long value = std::atoll(item.c_str());
-        TWP_CHECK(value >= 2, "--sizes: \"" << item << "\" is not a sample count >= 2");
-        sizes.push_back(value);
-    }
-    return sizes;
 }
 
 // The first `count` principal axes and eigenvalues of some method, for the accuracy comparison.
@@ -233,7 +221,7 @@ int main(int argc, char** argv) {
     try {
         TWP_CHECK(components >= 1 && d >= 1 && threads >= 1,
                   "--components, --dim and --threads must be positive");
-        const std::vector<int64_t> sizes = parse_sizes(sizes_text);
+        const std::vector<int64_t> sizes = bench::parse_sizes(sizes_text);
         blas::set_blas_threads(threads);
         if (svd) {
             compare_svd(sizes, d, components, time_limit);

@@ -38,7 +38,7 @@
 #include "engine/error.hpp"
 #include "engine/pca.hpp"
 #include "engine/random.hpp"
-#include "bench/random_walk.hpp"
+#include "bench/pca_inputs.hpp"
 #include "engine/subspace.hpp"
 #include "kernels/device_memory.hpp"
 #include "kernels/eigen.cuh"
@@ -52,18 +52,6 @@ double seconds_of(const std::function<void()>& run) {
     const auto start = std::chrono::steady_clock::now();
     run();
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-std::vector<int64_t> parse_sizes(const std::string& text) {
-    std::vector<int64_t> sizes;
-    std::stringstream stream(text);
-    std::string item;
-    while (std::getline(stream, item, ',')) {
-        const long long value = std::atoll(item.c_str());
-        TWP_CHECK(value >= 2, "--sizes: \"" << item << "\" is not a sample count >= 2");
-        sizes.push_back(value);
-    }
-    return sizes;
 }
 
 // The principal axes and explained variances of some method, for the accuracy comparison.
@@ -148,7 +136,7 @@ int main(int argc, char** argv) {
                 TWP_CHECK(i + 1 < argc, arg << " needs a value");
                 return argv[++i];
             };
-            if (arg == "--sizes") sizes = parse_sizes(value());
+            if (arg == "--sizes") sizes = bench::parse_sizes(value());
             else if (arg == "--components") components = std::atoll(value().c_str());
             else if (arg == "--dim") dim = std::atoll(value().c_str());
             else if (arg == "--device") device = std::atoi(value().c_str());

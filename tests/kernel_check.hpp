@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/cpu_backend.hpp"
+#include "engine/tensor.hpp"
 #include "kernels/device_memory.hpp"
 
 namespace twp::test {
@@ -28,6 +29,19 @@ kernels::DeviceArray<T> on_device(const std::vector<T>& host) {
     kernels::DeviceArray<T> array(int64_t(host.size()));
     array.upload(host);
     return array;
+}
+
+// Shaped views of device arrays and host vectors, for the backends' ops and the launchers.
+template <class T>
+View<T> view(kernels::DeviceArray<T>& array, Shape shape) { return View<T>{array.data(), shape}; }
+template <class T>
+View<T> view(std::vector<T>& host, Shape shape) { return View<T>{host.data(), shape}; }
+
+// After the queued work: the array's values on the host.
+template <class T>
+std::vector<T> download(const kernels::DeviceArray<T>& array) {
+    kernels::synchronize(nullptr);
+    return array.download();
 }
 
 inline void poison(kernels::DeviceArray<float>& array) {

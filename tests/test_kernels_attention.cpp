@@ -44,13 +44,6 @@ namespace {
 
 constexpr double kTolerance = 1e-6;
 
-Tensor view(DeviceArray<float>& array, Shape shape) { return Tensor{array.data(), shape}; }
-Tensor view(std::vector<float>& host, Shape shape) { return Tensor{host.data(), shape}; }
-std::vector<float> download(const DeviceArray<float>& array) {
-    kernels::synchronize(nullptr);
-    return array.download();
-}
-
 // Bit for bit: two runs of the same kernel.
 void require_same_bits(const std::vector<float>& actual, const std::vector<float>& expected) {
     REQUIRE(actual.size() == expected.size());

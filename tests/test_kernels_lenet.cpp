@@ -44,18 +44,6 @@ namespace {
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr double kRtol = 1e-5;
 
-
-template <class T>
-View<T> view(DeviceArray<T>& array, Shape shape) { return View<T>{array.data(), shape}; }
-template <class T>
-View<T> view(std::vector<T>& host, Shape shape) { return View<T>{host.data(), shape}; }
-
-template <class T>
-std::vector<T> download(const DeviceArray<T>& array) {
-    kernels::synchronize(nullptr);
-    return array.download();
-}
-
 // ---- comparisons ----
 // Bit for bit (so NaN matches NaN of the same payload), reporting the first difference.
 template <class T>

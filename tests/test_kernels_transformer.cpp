@@ -39,18 +39,6 @@ namespace {
 
 constexpr double kRtol = 1e-5;
 
-
-template <class T>
-View<T> view(DeviceArray<T>& array, Shape shape) { return View<T>{array.data(), shape}; }
-template <class T>
-View<T> view(std::vector<T>& host, Shape shape) { return View<T>{host.data(), shape}; }
-
-template <class T>
-std::vector<T> download(const DeviceArray<T>& array) {
-    kernels::synchronize(nullptr);
-    return array.download();
-}
-
 // Bit for bit, except that any NaN matches any NaN (a GPU returns its canonical NaN, not the
 // input's payload); reports the first difference.
 void require_same_values(const std::vector<float>& actual, const std::vector<float>& expected) {
