@@ -36,8 +36,12 @@
 #include "engine/random.hpp"
 #include "engine/safetensors.hpp"
 #include "tests/check.hpp"
+#include "tests/pca_check.hpp"
 
 using namespace twp;
+using test::all_finite;
+using test::orthonormality_error;
+using test::random_walk;
 using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
 
@@ -50,19 +54,6 @@ struct DataShape {
 // More features than samples (the snapshot case), more samples than features, several column
 // blocks with a partial last one, and the smallest sizes.
 const std::vector<DataShape> kShapes = {{40, 300}, {30, 2500}, {60, 20}, {2, 5}, {7, 1}, {25, 25}};
-
-// x[n, d]: a seeded random walk, x[t] = x[t-1] + step_t · uniform(-1, 1), around an offset of 1 so
-// that centering matters.
-std::vector<float> random_walk(int64_t n, int64_t d, uint64_t seed) {
-    Rng rng(seed, RngStream::kInit);
-    std::vector<float> x(n * d);
-    for (int64_t j = 0; j < d; ++j) x[j] = 1.0f + rng.uniform(0.1f);
-    for (int64_t t = 1; t < n; ++t) {
-        const float step = 0.1f / std::sqrt(float(t));
-        for (int64_t j = 0; j < d; ++j) x[t * d + j] = x[(t - 1) * d + j] + step * rng.uniform(1.0f);
-    }
-    return x;
-}
 
 std::vector<double> column_means(const std::vector<float>& x, int64_t n, int64_t d) {
     std::vector<double> mean(d, 0.0);
@@ -112,28 +103,6 @@ std::vector<double> centered_gram(const std::vector<float>& x, int64_t n, int64_
             for (int64_t j = 0; j < d; ++j)
                 g[a * n + b] += (x[a * d + j] - mean[j]) * (x[b * d + j] - mean[j]);
     return g;
-}
-
-// max |B·Bᵀ - I| over basis[k, d], in double.
-double orthonormality_error(const PcaModel& model) {
-    const int64_t k = model.components, d = model.dim;
-    double worst = 0;
-    for (int64_t a = 0; a < k; ++a)
-        for (int64_t b = 0; b <= a; ++b) {
-            double dot = 0;
-            for (int64_t j = 0; j < d; ++j)
-                dot += double(model.basis[a * d + j]) * double(model.basis[b * d + j]);
-            worst = std::max(worst, std::abs(dot - (a == b ? 1.0 : 0.0)));
-        }
-    return worst;
-}
-
-bool all_finite(const PcaModel& model) {
-    for (float v : model.mean) if (!std::isfinite(v)) return false;
-    for (float v : model.basis) if (!std::isfinite(v)) return false;
-    for (double v : model.explained_variance) if (!std::isfinite(v)) return false;
-    for (double v : model.explained_variance_ratio) if (!std::isfinite(v)) return false;
-    return true;
 }
 
 // Every component's largest-magnitude entry (the first, on ties) is positive.

@@ -29,8 +29,12 @@
 #include "kernels/device_memory.hpp"
 #include "kernels/pca.cuh"
 #include "tests/check.hpp"
+#include "tests/pca_check.hpp"
 
 using namespace twp;
+using test::all_finite;
+using test::orthonormality_error;
+using test::random_walk;
 using Catch::Matchers::Contains;
 
 namespace {
@@ -38,38 +42,6 @@ namespace {
 CudaBackend& cuda() {
     static CudaBackend instance(0);
     return instance;
-}
-
-// x[n, d]: a seeded random walk around 1, as tests/test_pca.cpp's (a spectrum decaying like 1/i²).
-std::vector<float> random_walk(int64_t n, int64_t d, uint64_t seed) {
-    Rng rng(seed, RngStream::kInit);
-    std::vector<float> x(n * d);
-    for (int64_t j = 0; j < d; ++j) x[j] = 1.0f + rng.uniform(0.1f);
-    for (int64_t t = 1; t < n; ++t) {
-        const float step = 0.1f / std::sqrt(float(t));
-        for (int64_t j = 0; j < d; ++j) x[t * d + j] = x[(t - 1) * d + j] + step * rng.uniform(1.0f);
-    }
-    return x;
-}
-
-double orthonormality_error(const PcaModel& model) {
-    const int64_t k = model.components, d = model.dim;
-    double worst = 0;
-    for (int64_t a = 0; a < k; ++a)
-        for (int64_t b = 0; b <= a; ++b) {
-            double dot = 0;
-            for (int64_t j = 0; j < d; ++j) dot += double(model.basis[a * d + j]) * model.basis[b * d + j];
-            worst = std::max(worst, std::abs(dot - (a == b ? 1.0 : 0.0)));
-        }
-    return worst;
-}
-
-bool all_finite(const PcaModel& model) {
-    for (float v : model.mean) if (!std::isfinite(v)) return false;
-    for (float v : model.basis) if (!std::isfinite(v)) return false;
-    for (double v : model.explained_variance) if (!std::isfinite(v)) return false;
-    for (double v : model.explained_variance_ratio) if (!std::isfinite(v)) return false;
-    return true;
 }
 
 // The worst agreement seen over all fits, printed once at the end.
