@@ -111,7 +111,7 @@ Axes gesvd_axes(CudaBackend& backend, const std::vector<float>& x, int64_t n, in
         kernels::synchronize(stream);
     });
     svd_seconds = seconds_of([&] {
-        kernels::svd_left(d, n, centered.data(), d, singular.data(), u.data(), d, stream);
+        kernels::svd_left(d, n, centered.data(), d, singular.data(), u.data(), d, backend.libraries());
         kernels::synchronize(stream);
     });
     const std::vector<double> s = singular.download(stream), vectors = u.download(stream);
@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
         CudaBackend backend(device);
         {  // warm-up: cuBLAS and cuSOLVER handles, the CUDA context, kernel modules
             const std::vector<float> x = bench::random_walk(50, dim, 1);
-            CudaPcaSolver solver(backend.stream());
+            CudaPcaSolver solver(backend.libraries());
             (void)fit_pca(solver, x.data(), 50, dim, std::min<int64_t>(components, 50));
         }
 
@@ -170,7 +170,7 @@ int main(int argc, char** argv) {
             std::vector<std::pair<double, CudaPcaSolver::StageSeconds>> runs;
             PcaModel device_model;
             for (int repeat = 0; repeat < 3; ++repeat) {
-                CudaPcaSolver solver(backend.stream());
+                CudaPcaSolver solver(backend.libraries());
                 const double total = seconds_of([&] { device_model = fit_pca(solver, x.data(), n, dim, k); });
                 runs.push_back({total, solver.stage_seconds()});
                 if (total > 10) break;

@@ -44,9 +44,17 @@ kernels::GemmMath gemm_math(bool tf32) { return tf32 ? kernels::GemmMath::kTf32 
 
 }  // namespace
 
+// Everything that allocates is made here, never lazily by a first op: the first op may well be
+// inside a CUDA-graph capture (base training captures a step), where allocating is refused.
 CudaBackend::CudaBackend(int device, bool tf32) : device_(device), tf32_(tf32) {
     kernels::set_device(device);
     stream_ = kernels::create_stream();
+    try {
+        libraries_ = std::make_unique<kernels::LibraryHandles>(stream_);
+    } catch (...) {
+        kernels::destroy_stream(stream_);
+        throw;
+    }
 }
 
 CudaBackend::~CudaBackend() {
@@ -55,6 +63,7 @@ CudaBackend::~CudaBackend() {
     } catch (...) {
         // A failed kernel already reported its error; the stream goes anyway.
     }
+    libraries_.reset();
     kernels::destroy_stream(stream_);
 }
 
@@ -103,10 +112,13 @@ std::unique_ptr<CapturedWork> CudaBackend::capture(const std::function<void()>& 
     try {
         work();
     } catch (...) {
+        // The stream must leave capture mode whatever happened, and no error may stay behind
+        // for the next launch to report as its own (end_capture fails on a spoiled capture).
         try {
             kernels::destroy_graph(kernels::end_capture(stream_));
         } catch (...) {
         }
+        kernels::clear_last_error();
         throw;
     }
     return std::make_unique<CudaGraph>(kernels::end_capture(stream_));
@@ -119,7 +131,7 @@ void CudaBackend::replay(CapturedWork& work) {
 }
 
 std::unique_ptr<PcaSolver> CudaBackend::pca_solver() {
-    return std::make_unique<CudaPcaSolver>(stream_);
+    return std::make_unique<CudaPcaSolver>(*libraries_);
 }
 
 void CudaBackend::gather_rows(Tensor src, IndexTensor rows, Tensor dst) {
@@ -155,7 +167,7 @@ void CudaBackend::relu_backward(Tensor y, Tensor dy, Tensor dx) { kernels::relu_
 void CudaBackend::linear_forward(Tensor x, Tensor w, Tensor b, Tensor y, Activation activation) {
     checks::linear(x, w, b, y);
     const int64_t batch = x.dim(0), in = x.dim(1), out = w.dim(0);
-    kernels::gemm(false, true, batch, out, in, 1.0f, x.data, in, w.data, in, 0.0f, y.data, out, stream_, gemm_math(tf32_));
+    kernels::gemm(false, true, batch, out, in, 1.0f, x.data, in, w.data, in, 0.0f, y.data, out, *libraries_, gemm_math(tf32_));
     kernels::bias_activation(y, b, activation, stream_);
 }
 
@@ -166,9 +178,9 @@ void CudaBackend::linear_backward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tens
     const int64_t batch = x.dim(0), in = x.dim(1), out = w.dim(0);
     if (!dx.empty()) {
         TWP_CHECK(dx.shape == x.shape, "linear_backward: dx " << dx.shape.str() << " vs x " << x.shape.str());
-        kernels::gemm(false, false, batch, in, out, 1.0f, dy.data, out, w.data, in, 0.0f, dx.data, in, stream_, gemm_math(tf32_));
+        kernels::gemm(false, false, batch, in, out, 1.0f, dy.data, out, w.data, in, 0.0f, dx.data, in, *libraries_, gemm_math(tf32_));
     }
-    kernels::gemm(true, false, out, in, batch, 1.0f, dy.data, out, x.data, in, 0.0f, dw.data, in, stream_, gemm_math(tf32_));
+    kernels::gemm(true, false, out, in, batch, 1.0f, dy.data, out, x.data, in, 0.0f, dw.data, in, *libraries_, gemm_math(tf32_));
     kernels::bias_gradient(dy, db, stream_);
 }
 

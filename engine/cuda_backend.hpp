@@ -10,7 +10,10 @@
 // (engine/cuda_pca_solver.*: cuBLAS in double, cuSOLVER).
 #pragma once
 
+#include <memory>
+
 #include "engine/backend.hpp"
+#include "kernels/library_handles.hpp"
 
 namespace twp {
 
@@ -27,6 +30,8 @@ public:
     std::string description() const override;
     bool emulated() const;  // built against the CUDA emulation (CPU tests)
     void* stream() const { return stream_; }  // kernels::Stream every op is queued on (benchmarks time it)
+    // The cuBLAS and cuSOLVER handles on that stream, made with the backend (never inside a capture).
+    const kernels::LibraryHandles& libraries() const { return *libraries_; }
 
     void* allocate_bytes(std::size_t bytes) override;
     void free_bytes(void* pointer) noexcept override;
@@ -90,6 +95,7 @@ private:
     int device_;
     bool tf32_;
     void* stream_;  // kernels::Stream
+    std::unique_ptr<kernels::LibraryHandles> libraries_;  // bound to stream_
 };
 
 }  // namespace twp

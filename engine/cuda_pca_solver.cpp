@@ -26,8 +26,8 @@ double stage_end(kernels::Stream stream, Clock::time_point& start) {
 
 }  // namespace
 
-CudaPcaSolver::CudaPcaSolver(kernels::Stream stream, int64_t column_block)
-    : stream_(stream), column_block_(column_block) {
+CudaPcaSolver::CudaPcaSolver(const kernels::LibraryHandles& libraries, int64_t column_block)
+    : libraries_(libraries), stream_(libraries.stream()), column_block_(column_block) {
     TWP_CHECK(column_block >= 1, "CudaPcaSolver: column block of " << column_block << " columns");
 }
 
@@ -61,7 +61,7 @@ PcaSolver::Eigenpairs CudaPcaSolver::largest_eigenpairs(int64_t count) {
         kernels::pca_center_columns(x_.data(), n, d, c0, width, mean_.data(), block_.data(), stream_);
         // beta 0 on the first block: G starts as the first block's product, no zero fill needed.
         kernels::syrk_lower(n, width, 1.0, block_.data(), width, c0 == 0 ? 0.0 : 1.0, gram_.data(), n,
-                            stream_);
+                            libraries_);
     }
     kernels::DeviceArray<double> trace(1);
     kernels::pca_trace(gram_.data(), n, trace.data(), stream_);
@@ -70,7 +70,7 @@ PcaSolver::Eigenpairs CudaPcaSolver::largest_eigenpairs(int64_t count) {
     seconds_.gram = stage_end(stream_, start);
 
     eigenvalues_ = kernels::DeviceArray<double>(n);
-    kernels::symmetric_eigen_all(n, gram_.data(), eigenvalues_.data(), stream_);
+    kernels::symmetric_eigen_all(n, gram_.data(), eigenvalues_.data(), libraries_);
     const std::vector<double> ascending = eigenvalues_.download(stream_);
     result.eigenvalues.assign(ascending.rbegin(), ascending.rbegin() + count);
     count_ = count;
@@ -91,7 +91,7 @@ void CudaPcaSolver::components(int64_t rank, float* basis) {
         const int64_t width = std::min(column_block_, d - c0);
         kernels::pca_center_columns(x_.data(), n, d, c0, width, mean_.data(), block_.data(), stream_);
         kernels::gemm(false, false, rank, width, n, 1.0, scaled.data(), n, block_.data(), width, 0.0,
-                      product.data(), width, stream_);
+                      product.data(), width, libraries_);
         kernels::pca_store_columns(product.data(), rank, width, nullptr, device_basis.data(), d, c0, stream_);
     }
     seconds_.components = stage_end(stream_, start);
@@ -112,7 +112,7 @@ void CudaPcaSolver::transform(const PcaModel& model, const float* x, int64_t row
         kernels::pca_center_columns(device_x.data(), rows, d, c0, width, mean.data(), x_block.data(), stream_);
         kernels::pca_center_columns(basis.data(), k, d, c0, width, nullptr, basis_block.data(), stream_);
         kernels::gemm(false, true, rows, k, width, 1.0, x_block.data(), width, basis_block.data(), width,
-                      c0 == 0 ? 0.0 : 1.0, result.data(), k, stream_);
+                      c0 == 0 ? 0.0 : 1.0, result.data(), k, libraries_);
     }
     kernels::pca_store_columns(result.data(), rows, k, nullptr, device_scores.data(), k, 0, stream_);
     kernels::copy_to_host(scores, device_scores.data(), device_scores.bytes(), stream_);
@@ -132,7 +132,7 @@ void CudaPcaSolver::inverse_transform(const PcaModel& model, const float* scores
         const int64_t width = std::min(column_block_, d - c0);
         kernels::pca_center_columns(basis.data(), k, d, c0, width, nullptr, basis_block.data(), stream_);
         kernels::gemm(false, false, rows, width, k, 1.0, scores_double.data(), k, basis_block.data(), width, 0.0,
-                      product.data(), width, stream_);
+                      product.data(), width, libraries_);
         kernels::pca_store_columns(product.data(), rows, width, mean.data(), device_x.data(), d, c0, stream_);
     }
     kernels::copy_to_host(x, device_x.data(), device_x.bytes(), stream_);

@@ -23,7 +23,7 @@
 
 #include "engine/pca_solver.hpp"
 #include "kernels/device_memory.hpp"
-#include "kernels/stream.hpp"
+#include "kernels/library_handles.hpp"
 
 namespace twp {
 
@@ -32,9 +32,9 @@ public:
     // 8192 columns: n = 5000 gives a 328 MB double block and DSYRKs of 8192-deep products.
     static constexpr int64_t kDefaultColumnBlock = 8192;
 
-    // Work is queued on `stream` (the backend's); column_block >= 1 (tests use small ones to
-    // cover several blocks and a partial last one).
-    explicit CudaPcaSolver(kernels::Stream stream, int64_t column_block = kDefaultColumnBlock);
+    // Work runs on the backend's cuBLAS and cuSOLVER handles and is queued on their stream;
+    // column_block >= 1 (tests use small ones to cover several blocks and a partial last one).
+    explicit CudaPcaSolver(const kernels::LibraryHandles& libraries, int64_t column_block = kDefaultColumnBlock);
 
     std::string name() const override { return "cuda"; }
     std::vector<double> center(const float* x, int64_t n, int64_t d) override;
@@ -57,7 +57,8 @@ public:
     const StageSeconds& stage_seconds() const { return seconds_; }
 
 private:
-    kernels::Stream stream_;
+    const kernels::LibraryHandles& libraries_;
+    kernels::Stream stream_;  // libraries_.stream()
     int64_t column_block_;
     int64_t n_ = 0, d_ = 0, count_ = 0;
     kernels::DeviceArray<float> x_;             // [n_, d_], the snapshots

@@ -287,9 +287,21 @@ RunSummary train_run(Backend& backend, const Dataset& dataset, const DeviceImage
         backend.sgd_update(model.parameters().view(), model.gradients().view(), momentum.view(), options.sgd);
     };
     // Full batches replay the captured step where the backend captures (a CUDA graph); a short
-    // last batch runs op by op.
+    // last batch runs op by op. The capture comes after one full step has run op by op, so that
+    // whatever a first call sets up (a GPU loads each kernel's module at its first launch) happens
+    // outside it; a backend that cannot capture the step runs it op by op, with one line saying so.
     std::unique_ptr<CapturedWork> captured_step;
     bool capture_tried = !options.capture_step;
+    bool full_step_done = false;
+    const auto capture_step = [&] {
+        capture_tried = true;
+        try {
+            captured_step = backend.capture([&] { train_step(batch); });
+        } catch (const Error& e) {
+            std::fprintf(stderr, "run %d/%d: the training step could not be captured (%s); running it op by op\n",
+                         run, options.num_runs, e.what());
+        }
+    };
     for (int epoch = first_epoch; epoch <= options.epochs; ++epoch) {
         const bool continuing = epoch == first_epoch && first_batch > 0;
         if (!continuing) {
@@ -307,14 +319,12 @@ RunSummary train_run(Backend& backend, const Dataset& dataset, const DeviceImage
         for (int64_t b = start_batch; b < batches_per_epoch; ++b) {
             const int64_t first = b * batch, n = std::min(batch, train.count - first);
             backend.copy_device(step_rows.data(), order.data() + first, sizeof(int32_t) * n);
-            if (n == batch && !capture_tried) {
-                captured_step = backend.capture([&] { train_step(batch); });
-                capture_tried = true;
-            }
+            if (n == batch && full_step_done && !capture_tried) capture_step();
             if (n == batch && captured_step)
                 backend.replay(*captured_step);
             else
                 train_step(n);
+            full_step_done = full_step_done || n == batch;
             backend.copy_device(epoch_losses.data() + first, step_losses.data(), sizeof(float) * n);
             backend.copy_device(epoch_correct.data() + first, step_correct.data(), sizeof(int32_t) * n);
             ++step;

@@ -5,6 +5,12 @@
 //   for what it supports and what it refuses to compile).
 // Anything else is a build mistake and stops here, instead of silently emulating a GPU build.
 //
+// TWP_CUDA_CHECK(call) evaluates a runtime call once and, when it fails, clears the runtime's last
+// error (cudaGetLastError) before throwing twp::Error with the call, file:line, the error's name and
+// message: a failure must not stay behind to be blamed on the next launch, which reads the last
+// error (kernels/launch.hpp). Under the emulation the calls are the emulated runtime's
+// (kernels/emu/runtime.hpp), with the same names, messages and last-error rule.
+//
 // TWP_DYNAMIC_SHARED(type, name) declares `type* name` pointing at the launch's dynamic shared
 // memory (shared_bytes of kernels::launch), 16-byte aligned. It is always a byte array
 // reinterpreted, so template kernels of different element types can share it without the
@@ -38,14 +44,19 @@ inline const char* cuda_error_advice(cudaError_t status) {
     }
 }
 
+// Resets the runtime's last error: every failure path calls it before it throws (a failed cuBLAS
+// or cuSOLVER call may have left a runtime error behind too).
+inline void clear_last_error() { (void)cudaGetLastError(); }
+
 }  // namespace twp::kernels::detail
 
-// Evaluates a CUDA runtime call once; on failure throws twp::Error naming the call, file:line,
-// CUDA's error name and message, and advice where there is some.
+// Evaluates a CUDA runtime call once; on failure clears the last error and throws twp::Error
+// naming the call, file:line, CUDA's error name and message, and advice where there is some.
 #define TWP_CUDA_CHECK(call)                                                                   \
     do {                                                                                       \
         const cudaError_t twp_cuda_status_ = (call);                                           \
         if (twp_cuda_status_ != cudaSuccess) {                                                 \
+            ::twp::kernels::detail::clear_last_error();                                        \
             const char* twp_cuda_advice_ = ::twp::kernels::detail::cuda_error_advice(twp_cuda_status_); \
             TWP_FAIL(#call " failed: " << cudaGetErrorName(twp_cuda_status_) << ": "           \
                                        << cudaGetErrorString(twp_cuda_status_)                 \
@@ -56,7 +67,24 @@ inline const char* cuda_error_advice(cudaError_t status) {
 
 #elif defined(TWP_CUDA_EMULATION) && TWP_CUDA_EMULATION
 
+#include "engine/error.hpp"
 #include "kernels/emu/emulation.hpp"
+#include "kernels/emu/runtime.hpp"
+
+namespace twp::kernels::detail {
+inline void clear_last_error() { (void)::twp::emu::get_last_error(); }
+}  // namespace twp::kernels::detail
+
+// The emulated runtime's calls return twp::emu::Status (kernels/emu/runtime.hpp).
+#define TWP_CUDA_CHECK(call)                                                                   \
+    do {                                                                                       \
+        const ::twp::emu::Status twp_cuda_status_ = (call);                                    \
+        if (twp_cuda_status_ != ::twp::emu::Status::kSuccess) {                                \
+            ::twp::kernels::detail::clear_last_error();                                        \
+            TWP_FAIL(#call " failed: " << ::twp::emu::status_name(twp_cuda_status_) << ": "    \
+                                       << ::twp::emu::status_text(twp_cuda_status_));          \
+        }                                                                                      \
+    } while (0)
 
 #else
 #error "kernels/cuda_compat.hpp: compile kernel code with nvcc, or with g++ and TWP_CUDA_EMULATION=1 (link twp_kernels_emu)"

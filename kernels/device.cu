@@ -38,8 +38,12 @@ void begin_capture(Stream stream) {
 }
 
 Graph end_capture(Stream stream) {
+    // A capture that something spoiled ends with cudaErrorStreamCaptureInvalidated (and may hand
+    // back a partial graph, destroyed here); either way the stream is no longer capturing.
     cudaGraph_t graph = nullptr;
-    TWP_CUDA_CHECK(cudaStreamEndCapture(static_cast<cudaStream_t>(stream), &graph));
+    const cudaError_t ended = cudaStreamEndCapture(static_cast<cudaStream_t>(stream), &graph);
+    if (ended != cudaSuccess && graph != nullptr) cudaGraphDestroy(graph);
+    TWP_CUDA_CHECK(ended);
     cudaGraphExec_t exec = nullptr;
     const cudaError_t status = cudaGraphInstantiate(&exec, graph, 0);
     cudaGraphDestroy(graph);  // the executable graph keeps what it needs
@@ -54,6 +58,7 @@ void replay(Graph graph, Stream stream) {
 void destroy_graph(Graph graph) noexcept {
     if (graph) cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(graph));
 }
+
 
 #else  // the CUDA emulation
 
@@ -71,19 +76,28 @@ void destroy_stream(Stream) noexcept {}
 
 void begin_capture(Stream stream) {
     TWP_CHECK(stream != nullptr, "a CUDA graph cannot capture the default stream");
-    emu::begin_capture();
+    TWP_CUDA_CHECK(emu::begin_capture());
 }
 
-Graph end_capture(Stream) { return emu::end_capture().release(); }
+Graph end_capture(Stream) {
+    std::unique_ptr<emu::Recording> recording;
+    TWP_CUDA_CHECK(emu::end_capture(recording));
+    return recording.release();
+}
 
 void replay(Graph graph, Stream) {
     TWP_CHECK(graph != nullptr, "replay of a null graph");
-    emu::refuse_during_capture("replaying a graph");
+    // A GPU would capture the launch of a graph as a child graph; twp never does that, and
+    // refusing it keeps recordings flat.
+    TWP_CUDA_CHECK(emu::refuse_while_capturing("cudaGraphLaunch"));
     for (const auto& work : *static_cast<emu::Recording*>(graph)) work();
 }
 
 void destroy_graph(Graph graph) noexcept { delete static_cast<emu::Recording*>(graph); }
 
+
 #endif
+
+void clear_last_error() noexcept { detail::clear_last_error(); }
 
 }  // namespace twp::kernels

@@ -19,4 +19,8 @@ Graph end_capture(Stream stream);
 void replay(Graph graph, Stream stream);  // queued on the stream like a launch
 void destroy_graph(Graph graph) noexcept;
 
+// Resets the runtime's last error (cudaGetLastError), for failure paths that did not go through
+// TWP_CUDA_CHECK: an error left behind would be reported by the next launch as its own.
+void clear_last_error() noexcept;
+
 }  // namespace twp::kernels

@@ -51,8 +51,10 @@ void* device_alloc(std::size_t bytes) {
 }
 
 void device_free(void* pointer) noexcept {
-    // Errors here are reported by the next checked call (destructors never throw).
-    if (pointer != nullptr) cudaFree(pointer);
+    // Destructors never throw, so a failure is not reported here, and its error is cleared rather
+    // than left for the next launch to report as its own. A cudaFree inside a capture spoils the
+    // capture, whose end reports it; a sticky error (a broken context) fails the next call anyway.
+    if (pointer != nullptr && cudaFree(pointer) != cudaSuccess) detail::clear_last_error();
 }
 
 void copy_to_device(void* device_dst, const void* host_src, std::size_t bytes, Stream stream) {
@@ -100,6 +102,7 @@ constexpr std::align_val_t kDeviceAlignment{256};
 
 void* device_alloc(std::size_t bytes) {
     if (bytes == 0) return nullptr;
+    TWP_CUDA_CHECK(emu::refuse_while_capturing("cudaMalloc"));
     void* pointer = ::operator new(bytes, kDeviceAlignment, std::nothrow);
     if (pointer == nullptr)
         TWP_FAIL("out of memory allocating " << bytes << " bytes of emulated device memory");
@@ -107,19 +110,24 @@ void* device_alloc(std::size_t bytes) {
 }
 
 void device_free(void* pointer) noexcept {
-    if (pointer != nullptr) ::operator delete(pointer, kDeviceAlignment);
+    if (pointer == nullptr) return;
+    // cudaFree inside a capture fails and spoils the capture, whose end reports it; the error is
+    // cleared as the nvcc branch clears it. The memory is freed all the same (a GPU would keep it;
+    // nothing here can tell).
+    if (emu::refuse_while_capturing("cudaFree") != emu::Status::kSuccess) detail::clear_last_error();
+    ::operator delete(pointer, kDeviceAlignment);
 }
 
 void copy_to_device(void* device_dst, const void* host_src, std::size_t bytes, Stream) {
-    emu::refuse_during_capture("a copy from the host");
     if (bytes == 0) return;
+    TWP_CUDA_CHECK(emu::refuse_while_capturing("cudaMemcpyAsync (host to device) + cudaStreamSynchronize"));
     TWP_CHECK(device_dst != nullptr && host_src != nullptr, "copy_to_device of " << bytes << " bytes with a null pointer");
     std::memcpy(device_dst, host_src, bytes);
 }
 
 void copy_to_host(void* host_dst, const void* device_src, std::size_t bytes, Stream) {
-    emu::refuse_during_capture("a copy to the host");
     if (bytes == 0) return;
+    TWP_CUDA_CHECK(emu::refuse_while_capturing("cudaMemcpyAsync (device to host) + cudaStreamSynchronize"));
     TWP_CHECK(host_dst != nullptr && device_src != nullptr, "copy_to_host of " << bytes << " bytes with a null pointer");
     std::memcpy(host_dst, device_src, bytes);
 }
@@ -134,7 +142,7 @@ void copy_device_to_device(void* device_dst, const void* device_src, std::size_t
         std::memmove(device_dst, device_src, bytes);
 }
 
-void synchronize(Stream) { emu::refuse_during_capture("synchronizing"); }
+void synchronize(Stream) { TWP_CUDA_CHECK(emu::refuse_while_capturing("cudaStreamSynchronize")); }
 
 bool native_gpu_build() { return false; }
 

@@ -96,13 +96,20 @@ void launch(KernelName kernel_name, void (*kernel)(Params...), dim3 grid, dim3 b
         emu::record([kernel_name, kernel, grid, block, shared_bytes, ... copies = std::forward<Args>(args)] {
             launch(kernel_name, kernel, grid, block, shared_bytes, nullptr, copies...);
         });
-        return;
+    } else {
+        // Every emulated thread calls the kernel with its own copies of the arguments, as on a GPU.
+        auto run_one_thread = [&]() { kernel(args...); };
+        using Body = decltype(run_one_thread);
+        emu::run_grid(emu::LaunchSite{kernel_name.name, kernel_name.file, kernel_name.line}, grid, block,
+                      shared_bytes, [](void* body) { (*static_cast<Body*>(body))(); }, &run_one_thread);
     }
-    // Every emulated thread calls the kernel with its own copies of the arguments, as on a GPU.
-    auto run_one_thread = [&]() { kernel(args...); };
-    using Body = decltype(run_one_thread);
-    emu::run_grid(emu::LaunchSite{kernel_name.name, kernel_name.file, kernel_name.line}, grid, block,
-                  shared_bytes, [](void* body) { (*static_cast<Body*>(body))(); }, &run_one_thread);
+    // As the nvcc branch reads cudaGetLastError(): an error some earlier runtime call left behind
+    // is reported here, naming this kernel (kernels/emu/runtime.hpp).
+    const emu::Status status = emu::get_last_error();
+    if (status != emu::Status::kSuccess)
+        TWP_FAIL("launch of kernel '" << kernel_name.name << "' at " << kernel_name.file << ":"
+                                      << kernel_name.line << " failed: " << emu::status_name(status)
+                                      << ": " << emu::status_text(status));
 #endif
 }
 

@@ -7,6 +7,7 @@ set(TWP_KERNEL_SOURCES
   kernels/device.cu
   kernels/device_memory.cu
   kernels/gemm.cu
+  kernels/library_handles.cu
   kernels/timer.cu
   kernels/adam.cu
   kernels/add.cu

@@ -15,12 +15,18 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <numeric>
+#include <string>
 #include <vector>
 
 #include "kernels/cuda_compat.hpp"
+#include "kernels/device.cuh"
 #include "kernels/device_memory.hpp"
+#include "kernels/emu/capture.hpp"
+#include "kernels/emu/runtime.hpp"
 #include "kernels/launch.hpp"
+#include "kernels/library_handles.hpp"
 
 using namespace twp;
 using namespace twp::kernels;
@@ -628,6 +634,84 @@ TEST_CASE("emulation: math intrinsics and built-in constants", "[emulation]") {
     REQUIRE(gf[15] == 1.5f);
     REQUIRE(i.download() == std::vector<int>{0, 1, 0x3f800000, 3, -4, 32});
     REQUIRE(u.download() == std::vector<unsigned>{0x80000000u, 5u});
+}
+
+// The emulated runtime's last error and capture rules (kernels/emu/runtime.hpp, capture.hpp), as
+// the CUDA runtime has them: a failing call leaves its error until it is read; a refused call
+// inside a capture spoils it; a spoiled capture's end fails and closes it.
+TEST_CASE("emulation: the last error stays until read, as cudaGetLastError's", "[emulation][capture]") {
+    REQUIRE(emu::get_last_error() == emu::Status::kSuccess);
+    REQUIRE(emu::fail(emu::Status::kInvalidValue) == emu::Status::kInvalidValue);
+    REQUIRE(emu::peek_last_error() == emu::Status::kInvalidValue);  // peeking keeps it
+    REQUIRE(emu::get_last_error() == emu::Status::kInvalidValue);   // reading resets it
+    REQUIRE(emu::get_last_error() == emu::Status::kSuccess);
+    // A launch reports an error left behind, naming itself (as the nvcc launch() does)...
+    DeviceArray<float> x(4);
+    emu::fail(emu::Status::kMemoryAllocation);
+    REQUIRE_THROWS_WITH(device_fill(x.data(), 1.0f, 4), Contains("'device_fill'") && Contains("cudaErrorMemoryAllocation"));
+    // ...and reading it there cleared it.
+    device_fill(x.data(), 1.0f, 4);
+    REQUIRE(x.download() == std::vector<float>(4, 1.0f));
+    // TWP_CUDA_CHECK clears the error of the call it reports.
+    const auto failing_call = [] { TWP_CUDA_CHECK(emu::fail(emu::Status::kInvalidValue)); };
+    REQUIRE_THROWS_WITH(failing_call(), Contains("cudaErrorInvalidValue"));
+    REQUIRE(emu::peek_last_error() == emu::Status::kSuccess);
+}
+
+TEST_CASE("emulation: a capture refuses allocation, free, handles, host copies and synchronization, and is spoiled",
+          "[emulation][capture]") {
+    int stream_token = 0;
+    const Stream stream = &stream_token;
+    DeviceArray<float> before(8);
+    std::vector<float> host(8, 0.0f);
+    float* loose = static_cast<float*>(device_alloc(32));
+    const std::vector<std::pair<const char*, std::function<void()>>> refused = {
+        {"cudaMalloc", [] { DeviceArray<float> inside(8); }},
+        {"cudaFree", [&] { device_free(loose); }},
+        {"cublasCreate", [&] { LibraryHandles handles(stream); }},
+        {"host to device", [&] { copy_to_device(before.data(), host.data(), 32, stream); }},
+        {"device to host", [&] { copy_to_host(host.data(), before.data(), 32, stream); }},
+        {"cudaStreamSynchronize", [&] { synchronize(stream); }},
+    };
+    for (const auto& [call, work] : refused) {
+        CAPTURE(call);
+        begin_capture(stream);
+        REQUIRE(emu::capturing());
+        device_fill(before.data(), 3.0f, 8, stream);  // recorded, not run
+        if (std::string(call) == "cudaFree") {
+            work();  // cannot throw: the capture is spoiled instead
+            REQUIRE(emu::peek_last_error() == emu::Status::kSuccess);
+        } else {
+            REQUIRE_THROWS_WITH(work(), Contains(call) && Contains("cudaErrorStreamCaptureUnsupported"));
+        }
+        REQUIRE_THROWS_WITH(end_capture(stream), Contains("cudaErrorStreamCaptureInvalidated"));
+        REQUIRE_FALSE(emu::capturing());
+        REQUIRE(emu::peek_last_error() == emu::Status::kSuccess);
+    }
+    // Outside a capture the same calls work; nothing recorded ran.
+    LibraryHandles handles(stream);
+    REQUIRE(before.download() != std::vector<float>(8, 3.0f));
+    // Begun twice, or ended without a beginning: the runtime's errors, and the first capture goes on.
+    begin_capture(stream);
+    REQUIRE_THROWS_WITH(begin_capture(stream), Contains("cudaErrorIllegalState"));
+    device_fill(before.data(), 5.0f, 8, stream);
+    const Graph graph = end_capture(stream);
+    REQUIRE_THROWS_WITH(end_capture(stream), Contains("cudaErrorStreamCaptureUnmatched"));
+    replay(graph, stream);
+    destroy_graph(graph);
+    REQUIRE(before.download() == std::vector<float>(8, 5.0f));
+    // spoil_next_capture: the next capture fails at its end, as one whose graph cannot be made.
+    emu::spoil_next_capture();
+    begin_capture(stream);
+    device_fill(before.data(), 6.0f, 8, stream);
+    REQUIRE_THROWS_WITH(end_capture(stream), Contains("cudaErrorStreamCaptureInvalidated"));
+    REQUIRE(before.download() == std::vector<float>(8, 5.0f));
+    begin_capture(stream);  // and only the next one
+    device_fill(before.data(), 7.0f, 8, stream);
+    const Graph after = end_capture(stream);
+    replay(after, stream);
+    destroy_graph(after);
+    REQUIRE(before.download() == std::vector<float>(8, 7.0f));
 }
 
 #endif  // TWP_CUDA_EMULATION

@@ -183,7 +183,7 @@ TEST_CASE("device PCA agrees with the CPU PCA: subspace, signs, explained varian
         CAPTURE(c.n, c.d, requested, column_block);
         const std::vector<float> x = random_walk(c.n, c.d, 33);
         const PcaModel cpu = fit_pca(x.data(), c.n, c.d, requested);
-        CudaPcaSolver solver(cuda().stream(), column_block);
+        CudaPcaSolver solver(cuda().libraries(), column_block);
         const PcaModel device = fit_pca(solver, x.data(), c.n, c.d, requested);
         REQUIRE(device.components == std::min({requested, c.n, c.d}));
         require_agreement(device, cpu);
@@ -211,7 +211,7 @@ TEST_CASE("device PCA of rank-deficient data: zero tail, no NaN, orthonormal, as
             const std::vector<float> distinct = random_walk(5, d, 35);
             std::vector<float> x(n * d);
             for (int64_t t = 0; t < n; ++t) std::copy_n(distinct.begin() + (t % 5) * d, d, x.begin() + t * d);
-            CudaPcaSolver solver(cuda().stream(), 256);
+            CudaPcaSolver solver(cuda().libraries(), 256);
             const PcaModel device = fit_pca(solver, x.data(), n, d, n);
             const PcaModel cpu = fit_pca(x.data(), n, d, n);
             REQUIRE(device.components == std::min(n, d));
@@ -256,7 +256,7 @@ TEST_CASE("device transform and inverse_transform agree with the CPU's", "[pca_d
         const std::vector<float> x = random_walk(n, d, 38);
         const PcaModel model = fit_pca(x.data(), n, d, k);
         const std::vector<float> fresh = random_walk(rows + 1, d, 39);  // rows not in the fit
-        CudaPcaSolver solver(cuda().stream(), column_block);
+        CudaPcaSolver solver(cuda().libraries(), column_block);
 
         if (rows == 0) {  // nothing to do, and nothing touched
             float untouched = 5.0f;

@@ -9,6 +9,8 @@ namespace twp::emu {
 
 namespace {
 thread_local std::unique_ptr<Recording> open_recording;
+thread_local bool spoiled = false;             // the open capture saw a refused call
+thread_local bool spoil_next = false;          // spoil_next_capture()
 }  // namespace
 
 bool capturing() { return open_recording != nullptr; }
@@ -18,19 +20,28 @@ void record(std::function<void()> work) {
     open_recording->push_back(std::move(work));
 }
 
-void begin_capture() {
-    TWP_CHECK(!open_recording, "emulation: a graph capture is already open on this thread");
+Status begin_capture() {
+    if (open_recording) return fail(Status::kIllegalState);
     open_recording = std::make_unique<Recording>();
+    spoiled = std::exchange(spoil_next, false);
+    return Status::kSuccess;
 }
 
-std::unique_ptr<Recording> end_capture() {
-    TWP_CHECK(open_recording, "emulation: end of a graph capture that was never begun");
-    return std::move(open_recording);
+Status end_capture(std::unique_ptr<Recording>& recording) {
+    recording.reset();
+    if (!open_recording) return fail(Status::kStreamCaptureUnmatched);
+    std::unique_ptr<Recording> closed = std::move(open_recording);
+    if (std::exchange(spoiled, false)) return fail(Status::kStreamCaptureInvalidated);
+    recording = std::move(closed);
+    return Status::kSuccess;
 }
 
-void refuse_during_capture(const char* what) {
-    TWP_CHECK(!open_recording, what << " during a CUDA graph capture: CUDA does not allow it (only kernels, "
-                                       "device-to-device copies and GEMMs can be captured)");
+Status refuse_while_capturing(const char*) {
+    if (!open_recording) return Status::kSuccess;
+    spoiled = true;
+    return fail(Status::kStreamCaptureUnsupported);
 }
+
+void spoil_next_capture() { spoil_next = true; }
 
 }  // namespace twp::emu
