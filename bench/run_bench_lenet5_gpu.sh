@@ -10,7 +10,9 @@ seconds="${1:-3}"
 build="${2:-$root/build}"
 [[ -x "$build/bench_lenet5_gpu" ]] || { echo "bench: $build/bench_lenet5_gpu missing: build with CUDA first" >&2; exit 1; }
 twp_json="$("$build/bench_lenet5_gpu" --seconds "$seconds")"
-python=/usr/bin/python3
+# The python3 whose PyTorch has CUDA: TWP_PYTHON (tools/gpu-check.sh finds and exports it), else
+# /usr/bin/python3, else python3 on PATH.
+python=${TWP_PYTHON:-/usr/bin/python3}
 [[ -x $python ]] || python=python3
 torch_json="$("$python" "$root/bench/bench_lenet5_torch_gpu.py" --seconds "$seconds" 2>/dev/null ||
     echo '{"skipped": "the PyTorch script failed"}')"

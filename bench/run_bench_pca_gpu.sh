@@ -11,7 +11,9 @@ sizes="${1:-200,1000,4000}"
 build="${2:-$root/build}"
 [[ -x "$build/bench_pca_gpu" ]] || { echo "bench: $build/bench_pca_gpu missing: build with CUDA first" >&2; exit 1; }
 twp_json="$("$build/bench_pca_gpu" --sizes "$sizes" --compare-gesvd)"
-python=/usr/bin/python3
+# The python3 whose PyTorch has CUDA: TWP_PYTHON (tools/gpu-check.sh finds and exports it), else
+# /usr/bin/python3, else python3 on PATH.
+python=${TWP_PYTHON:-/usr/bin/python3}
 [[ -x $python ]] || python=python3
 torch_json="$("$python" "$root/bench/bench_pca_torch_gpu.py" --sizes "$sizes" 2>/dev/null ||
     echo '{"skipped": "the PyTorch script failed"}')"

@@ -42,7 +42,11 @@ for device in gpu cpu; do
         --results_dir "$work/$device/results" > "$work/$device.log" 2>&1 || { cat "$work/$device.log" >&2; exit 1; }
     echo $((($(date +%s%N) - start) / 1000000)) > "$work/$device.milliseconds"
 done
-/usr/bin/python3 - "$work" "$tolerance" "$*" <<'PY'
+# TWP_PYTHON (tools/gpu-check.sh exports it) or the system's python3: the comparison needs only
+# the standard library.
+python=${TWP_PYTHON:-/usr/bin/python3}
+[[ -x $python ]] || python=python3
+"$python" - "$work" "$tolerance" "$*" <<'PY'
 import glob, json, math, os, sys
 work, tolerance, arguments = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 def folder(device):

@@ -11,7 +11,9 @@ seconds="${1:-3}"
 build="${2:-$root/build}"
 [[ -x "$build/bench_predictor_gpu" ]] || { echo "bench: $build/bench_predictor_gpu missing: build with CUDA first" >&2; exit 1; }
 twp_json="$("$build/bench_predictor_gpu" --seconds "$seconds")"
-python=/usr/bin/python3
+# The python3 whose PyTorch has CUDA: TWP_PYTHON (tools/gpu-check.sh finds and exports it), else
+# /usr/bin/python3, else python3 on PATH.
+python=${TWP_PYTHON:-/usr/bin/python3}
 [[ -x $python ]] || python=python3
 torch_json="$("$python" "$root/bench/bench_predictor_torch_gpu.py" --seconds "$seconds" 2>/dev/null ||
     echo '{"skipped": "the PyTorch script failed"}')"
