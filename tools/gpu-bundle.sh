@@ -8,7 +8,8 @@
 # machine has (tools/gpu-env.sh: glibc, libgcc_s, libstdc++), or it stops. Writes .gpu/MANIFEST
 # (each file with its size and SHA-256, and the newest glibc the libraries need), prints the
 # bundle's size and exits 1 above 40 MiB (the whole copy to the GPU machine, tree included, must
-# stay under 64 MiB). Run where apt works (Debian 12); a second run with nothing new is quick.
+# stay under 64 MiB; TWP_GPU_BUNDLE_LIMIT_MIB lowers the limit, for CI's test of the refusal).
+# Run where apt works (Debian 12); a second run with nothing new is quick.
 # tools/gpu-bundle-check.sh proves that twp builds from the bundle alone.
 #   usage: tools/gpu-bundle.sh [BUNDLE_DIR, default .gpu]
 set -euo pipefail
@@ -17,7 +18,7 @@ cd "$root"
 # shellcheck source=tools/gpu-env.sh
 source tools/gpu-env.sh
 bundle=$(realpath -m "${1:-$root/.gpu}")
-readonly limit_mib=40
+readonly limit_mib=${TWP_GPU_BUNDLE_LIMIT_MIB:-40}
 say() { echo "gpu-bundle: $*"; }
 die() { echo "gpu-bundle: error: $*" >&2; exit 1; }
 if ! command -v apt-get > /dev/null || ! command -v dpkg-deb > /dev/null; then
