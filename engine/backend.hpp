@@ -57,6 +57,13 @@ public:
     virtual std::string name() const = 0;         // "cpu", "cuda"
     virtual std::string description() const = 0;  // device, threads, libraries: for logs and config.txt
 
+    // ---- capabilities: what callers ask instead of comparing name() ----
+    // The longest sequence attention_forward/backward take; 0: no limit.
+    virtual std::int64_t max_attention_sequence() const = 0;
+    // Whether the memory this backend allocates is host memory: the host may look at an op's
+    // output without a copy worth avoiding (the CPU), rather than across a bus (a device).
+    virtual bool memory_is_host() const = 0;
+
     // ---- memory (owned through Buffer<T>, engine/buffer.hpp) ----
     virtual void* allocate_bytes(std::size_t bytes) = 0;
     virtual void free_bytes(void* pointer) noexcept = 0;

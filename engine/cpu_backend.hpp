@@ -16,6 +16,8 @@ public:
 
     std::string name() const override { return "cpu"; }
     std::string description() const override;
+    std::int64_t max_attention_sequence() const override { return 0; }
+    bool memory_is_host() const override { return true; }
 
     void* allocate_bytes(std::size_t bytes) override;
     void free_bytes(void* pointer) noexcept override;

@@ -69,6 +69,8 @@ CudaBackend::~CudaBackend() {
 
 bool CudaBackend::emulated() const { return !kernels::native_gpu_build(); }
 
+std::int64_t CudaBackend::max_attention_sequence() const { return kernels::kAttentionMaxSeq; }
+
 std::string CudaBackend::description() const {
     if (emulated()) return "cuda (emulated on the CPU: kernels/emu, CPU BLAS for the GEMMs)";
     const DeviceProbe probe = probe_devices();

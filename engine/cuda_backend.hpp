@@ -28,6 +28,9 @@ public:
 
     std::string name() const override { return "cuda"; }
     std::string description() const override;
+    // The attention kernels keep a window's scores in shared memory (kernels::kAttentionMaxSeq).
+    std::int64_t max_attention_sequence() const override;
+    bool memory_is_host() const override { return false; }
     bool emulated() const;  // built against the CUDA emulation (CPU tests)
     void* stream() const { return stream_; }  // kernels::Stream every op is queued on (benchmarks time it)
     // The cuBLAS and cuSOLVER handles on that stream, made with the backend (never inside a capture).

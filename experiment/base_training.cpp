@@ -274,7 +274,7 @@ RunSummary train_run(Backend& backend, const Dataset& dataset, const DeviceImage
     Progress progress("run " + std::to_string(run), int64_t(options.epochs) * train.count - images_before, "img");
     // On the CPU the losses are host memory: looking at each batch's right away costs nothing and
     // stops a diverged run at once. A device backend looks at snapshots only (no per-step copies).
-    const bool check_each_step = options.check_each_step_on_host && backend.name() == "cpu";
+    const bool check_each_step = options.check_each_step_on_host && backend.memory_is_host();
     // One training step over the first n rows of step_rows: gather, forward, loss, backward, SGD.
     const auto train_step = [&](int64_t n) {
         const Tensor images = batch_images.view({n, 1, 28, 28});

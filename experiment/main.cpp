@@ -94,10 +94,12 @@ int run(const Config& config) {
     std::fprintf(stderr, "twp: %s\n", device_note.c_str());
     std::fprintf(stderr, "twp: backend %s\n", backend.description().c_str());
 
-    // The GPU's attention kernels keep a window's scores in shared memory: up to 32 positions.
-    if (backend.name() == "cuda" && config.mode != "train_base" && config.sequence_length > 32 && !loaded)
-        throw UsageError("--sequence_length " + std::to_string(config.sequence_length) +
-                         " is longer than the GPU's attention kernels take (32): use a shorter window, or --no_cuda");
+    // A backend may bound the attention window (the GPU's kernels keep its scores in shared memory).
+    if (const int64_t longest = backend.max_attention_sequence();
+        longest > 0 && config.mode != "train_base" && config.sequence_length > longest && !loaded)
+        throw UsageError("--sequence_length " + std::to_string(config.sequence_length) + " is longer than the " +
+                         backend.name() + " backend's attention takes (" + std::to_string(longest) +
+                         "): use a shorter window, or --no_cuda");
 
     ExperimentResults results;
     results.mode = config.mode;
