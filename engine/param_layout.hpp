@@ -34,6 +34,12 @@ public:
             if (e.name == name) return e;
         TWP_FAIL("no parameter named '" << name << "'");
     }
+    // The parameter holding the value at `index` of the flat buffer (0 <= index < total()).
+    const ParamEntry& entry_at(int64_t index) const {
+        for (const ParamEntry& e : entries_)
+            if (index >= e.offset && index < e.offset + e.shape.numel()) return e;
+        TWP_FAIL("no parameter holds value " << index << " of " << total_);
+    }
     // The view of one parameter inside a buffer laid out by this table.
     Tensor view(float* base, const std::string& name) const {
         const ParamEntry& e = at(name);

@@ -35,25 +35,46 @@ std::string format(const char* spec, double value) {
     return text;
 }
 
-const char* method_label(size_t m) {
-    static const char* labels[] = {"transformer", "last value (x_t)", "linear (2x_t - x_t-1)"};
-    return labels[m];
+// "both baselines", "the baseline", "all 3 baselines".
+std::string baselines_phrase(size_t count) {
+    if (count == 1) return "the baseline";
+    if (count == 2) return "both baselines";
+    return "all " + std::to_string(count) + " baselines";
 }
 
-// "1.3e+03x the MSE of last value" style comparison of the transformer against the best baseline.
-std::string verdict(double transformer, double last_value, double linear, const char* what) {
-    if (!std::isfinite(transformer)) return "  -> no verdict: the transformer's " + std::string(what) + " is not finite\n";
-    const bool last_better = last_value <= linear;
-    const double best = last_better ? last_value : linear;
-    const char* name = last_better ? "last value" : "linear extrapolation";
+// One line per learned forecaster: how its value (lower is better) compares with the best
+// baseline's, "1.3e+03x the MSE of last value" style. values[f] follows r.forecasters.
+std::string verdicts(const std::vector<ForecasterInfo>& forecasters, const std::vector<double>& values,
+                     const char* what) {
+    // The best baseline: the first of the lowest (ties go to the earlier one).
+    size_t best = forecasters.size(), baselines = 0;
+    for (size_t f = 0; f < forecasters.size(); ++f)
+        if (forecasters[f].role == ForecasterRole::kBaseline) {
+            ++baselines;
+            if (best == forecasters.size() || values[f] < values[best]) best = f;
+        }
     std::ostringstream text;
-    if (transformer < best)
-        text << "  -> the transformer BEATS both baselines: " << format("%.3g", best / transformer)
-             << "x lower " << what << " than " << name << "\n";
-    else
-        text << "  -> the transformer is WORSE than " << name << ": " << format("%.3g", transformer / best)
-             << "x its " << what << "\n";
+    for (size_t f = 0; f < forecasters.size(); ++f) {
+        if (forecasters[f].role != ForecasterRole::kLearned) continue;
+        const std::string& name = forecasters[f].names.noun;
+        if (!std::isfinite(values[f])) {
+            text << "  -> no verdict: the " << name << "'s " << what << " is not finite\n";
+            continue;
+        }
+        if (best == forecasters.size()) continue;  // nothing to compare with
+        const std::string& baseline = forecasters[best].names.noun;
+        if (values[f] < values[best])
+            text << "  -> the " << name << " BEATS " << baselines_phrase(baselines) << ": "
+                 << format("%.3g", values[best] / values[f]) << "x lower " << what << " than " << baseline << "\n";
+        else
+            text << "  -> the " << name << " is WORSE than " << baseline << ": "
+                 << format("%.3g", values[f] / values[best]) << "x its " << what << "\n";
+    }
     return text.str();
+}
+
+std::string padded(const std::string& text, int width) {
+    return text.size() >= size_t(width) ? text : std::string(size_t(width) - text.size(), ' ') + text;
 }
 
 }  // namespace
@@ -149,54 +170,70 @@ std::string summary_text(const ExperimentResults& r) {
           << (r.data && r.data->space.standardize ? ", standardized" : "") << ", target "
           << (r.delta_target ? "delta" : "next") << ")\n\n";
     }
+    const size_t n = r.forecasters.size();
     if (r.direct) {
-        t << "Direct Prediction MSE: " << format("%.6f", r.direct->methods[0].pca_mse) << "\n";
+        const std::vector<ForecastError>& errors = r.direct->forecasters;
+        // The headline, as the reference's: the first learned forecaster's MSE.
+        size_t headline = 0;
+        while (headline + 1 < n && r.forecasters[headline].role != ForecasterRole::kLearned) ++headline;
+        t << "Direct Prediction MSE: " << format("%.6f", n ? errors[headline].pca_mse : NAN) << "\n";
         t << "  over " << r.direct->windows << " test windows      PCA space      weight space\n";
-        for (size_t m = 0; m < r.direct->methods.size(); ++m) {
+        std::vector<double> pca(n);
+        for (size_t f = 0; f < n; ++f) {
             char line[160];
-            std::snprintf(line, sizeof line, "  %-24s %14s %17s\n", method_label(m),
-                          format("%.6g", r.direct->methods[m].pca_mse).c_str(),
-                          format("%.6g", r.direct->methods[m].weight_mse).c_str());
+            std::snprintf(line, sizeof line, "  %-24s %14s %17s\n", r.forecasters[f].names.label.c_str(),
+                          format("%.6g", errors[f].pca_mse).c_str(), format("%.6g", errors[f].weight_mse).c_str());
             t << line;
+            pca[f] = errors[f].pca_mse;
         }
-        t << verdict(r.direct->methods[0].pca_mse, r.direct->methods[1].pca_mse, r.direct->methods[2].pca_mse,
-                     "MSE") << "\n";
+        t << verdicts(r.forecasters, pca, "MSE") << "\n";
     }
     if (r.extrapolation) {
         const Extrapolation& e = *r.extrapolation;
         t << "Multi-step Prediction MSEs (PCA space, mean over runs):\n";
-        t << "           transformer     last value         linear\n";
+        t << "         ";
+        for (const ForecasterInfo& f : r.forecasters) t << " " << padded(f.names.column, 14);
+        t << "\n";
         for (int i = 0; i < e.steps; ++i) {
-            char line[160];
-            std::snprintf(line, sizeof line, "  Step %d: %14s %14s %14s\n", i + 1, format("%.6g", e.pca_mse[0][i]).c_str(),
-                          format("%.6g", e.pca_mse[1][i]).c_str(), format("%.6g", e.pca_mse[2][i]).c_str());
-            t << line;
+            t << "  Step " << i + 1 << ":";
+            for (size_t f = 0; f < n; ++f) t << " " << padded(format("%.6g", e.pca_mse[f][i]), 14);
+            t << "\n";
         }
-        if (e.steps > 0)
-            t << verdict(e.pca_mse[0][e.steps - 1], e.pca_mse[1][e.steps - 1], e.pca_mse[2][e.steps - 1],
-                         "MSE at the last step");
-        else
+        if (e.steps > 0) {
+            std::vector<double> last(n);
+            for (size_t f = 0; f < n; ++f) last[f] = e.pca_mse[f][e.steps - 1];
+            t << verdicts(r.forecasters, last, "MSE at the last step");
+        } else {
             t << "  (no run has a test snapshot after its first window)\n";
+        }
         t << "\n";
     }
     if (r.plugin) {
         const PluginEvaluation& p = *r.plugin;
         t << "Plug-in Test Accuracies (%, LeNet-5 on the test set, mean over runs):\n";
-        t << "           transformer  last value      linear  true snapshot  true after PCA\n";
-        for (size_t i = 0; i < (p.accuracy.empty() ? 0 : p.accuracy[0].size()); ++i) {
-            char line[200];
-            std::snprintf(line, sizeof line, "  Step %zu: %11s %11s %11s %14s %15s\n", i + 1,
-                          format("%.2f", p.accuracy[0][i]).c_str(), format("%.2f", p.accuracy[1][i]).c_str(),
-                          format("%.2f", p.accuracy[2][i]).c_str(), format("%.2f", p.accuracy[3][i]).c_str(),
-                          format("%.2f", p.accuracy[4][i]).c_str());
-            t << line;
+        t << "         ";
+        for (const ForecasterInfo& f : r.forecasters) t << " " << padded(f.names.column, 11);
+        t << " " << padded("true snapshot", 14) << " " << padded("true after PCA", 15) << "\n";
+        const size_t steps = p.accuracy.empty() ? 0 : p.accuracy[0].size();
+        for (size_t i = 0; i < steps; ++i) {
+            t << "  Step " << i + 1 << ":";
+            for (size_t f = 0; f < n; ++f) t << " " << padded(format("%.2f", p.accuracy[f][i]), 11);
+            t << " " << padded(format("%.2f", p.accuracy[n][i]), 14) << " "
+              << padded(format("%.2f", p.accuracy[n + 1][i]), 15) << "\n";
         }
-        if (!p.accuracy.empty() && !p.accuracy[0].empty()) {
-            const size_t last = p.accuracy[0].size() - 1;
-            t << "  -> at the last step the transformer's weights score " << format("%.2f", p.accuracy[0][last])
-              << "%, the true snapshot " << format("%.2f", p.accuracy[3][last]) << "% (PCA alone: "
-              << format("%.2f", p.accuracy[4][last]) << "%), repeating the last snapshot "
-              << format("%.2f", p.accuracy[1][last]) << "%\n";
+        if (steps > 0) {
+            const size_t last = steps - 1;
+            t << "  -> at the last step";
+            for (size_t f = 0; f < n; ++f)
+                if (r.forecasters[f].role == ForecasterRole::kLearned)
+                    t << " the " << r.forecasters[f].names.noun << "'s weights score " << format("%.2f", p.accuracy[f][last])
+                      << "%,";
+            t << " the true snapshot " << format("%.2f", p.accuracy[n][last]) << "% (PCA alone: "
+              << format("%.2f", p.accuracy[n + 1][last]) << "%)";
+            for (size_t f = 0; f < n; ++f)
+                if (r.forecasters[f].role == ForecasterRole::kBaseline)
+                    t << ", " << r.forecasters[f].names.noun << " " << format("%.2f", p.accuracy[f][last]) << "%";
+            t << "\n";
         }
         t << "\n";
     }
@@ -250,9 +287,9 @@ void write_results(const std::filesystem::path& dir, const ExperimentResults& r)
                                    {"seconds", r.history->seconds}};
     if (r.direct) {
         Json direct = {{"windows", r.direct->windows}};
-        for (size_t m = 0; m < r.direct->methods.size(); ++m) {
-            const MethodError& e = r.direct->methods[m];
-            direct[kMethods[m]] = {{"pca_mse", number(e.pca_mse)}, {"weight_mse", number(e.weight_mse)},
+        for (size_t f = 0; f < r.forecasters.size(); ++f) {
+            const ForecastError& e = r.direct->forecasters[f];
+            direct[r.forecasters[f].names.key] = {{"pca_mse", number(e.pca_mse)}, {"weight_mse", number(e.weight_mse)},
                                    {"per_run_pca_mse", numbers(e.per_run_pca)},
                                    {"per_run_weight_mse", numbers(e.per_run_weight)}};
         }
@@ -260,10 +297,10 @@ void write_results(const std::filesystem::path& dir, const ExperimentResults& r)
     }
     if (r.extrapolation) {
         Json e = {{"steps", r.extrapolation->steps}};
-        for (size_t m = 0; m < kMethods.size(); ++m)
-            e[kMethods[m]] = {{"pca_mse_per_step", numbers(r.extrapolation->pca_mse[m])},
-                              {"weight_mse_per_step", numbers(r.extrapolation->weight_mse[m])},
-                              {"runs_per_step", r.extrapolation->runs_per_step[m]}};
+        for (size_t f = 0; f < r.forecasters.size(); ++f)
+            e[r.forecasters[f].names.key] = {{"pca_mse_per_step", numbers(r.extrapolation->pca_mse[f])},
+                                             {"weight_mse_per_step", numbers(r.extrapolation->weight_mse[f])},
+                                             {"runs_per_step", r.extrapolation->runs_per_step[f]}};
         j["extrapolation"] = e;
     }
     if (r.plugin) {
@@ -292,6 +329,8 @@ void write_plots(const std::filesystem::path& dir, const ExperimentResults& r) {
         for (size_t i = 0; i < n; ++i) x[i] = double(i + 1);
         return x;
     };
+    const size_t n = r.forecasters.size();
+    const auto learned = [&](size_t f) { return r.forecasters[f].role == ForecasterRole::kLearned; };
     if (r.history) {
         Plot plot{"Predictor training and test loss", "epoch", "MSE (model space)", {}, true};
         const std::vector<double> epochs = steps_axis(r.history->train_loss.size());
@@ -299,35 +338,38 @@ void write_plots(const std::filesystem::path& dir, const ExperimentResults& r) {
         plot.series.push_back({"test", epochs, r.history->test_loss, colors[1], SeriesStyle::kLine});
         save(plot, "training_loss");
     }
-    if (r.runs && r.data) {
+    if (r.data) {
+        const PredictorData& data = *r.data;
         Plot plot{"Weight trajectory on the first two principal components", "PC1", "PC2", {}, false};
-        const int64_t d = r.data->space.dim();
-        for (size_t k = 0; k < r.runs->runs.size() && d >= 2; ++k) {
-            const RunSnapshots& run = r.runs->runs[k];
+        const int64_t d = data.space.dim();
+        for (size_t k = 0; k < data.runs.runs.size() && d >= 2; ++k) {
+            const RunSnapshots& run = data.runs.runs[k];
             Series truth{"run " + std::to_string(run.run) + " true", {}, {}, colors[k % colors.size()],
                          SeriesStyle::kLinePoints};
             for (int64_t i = 0; i < run.count; ++i) {
-                truth.x.push_back(r.data->scores[k][i * d]);
-                truth.y.push_back(r.data->scores[k][i * d + 1]);
+                truth.x.push_back(data.scores[k][i * d]);
+                truth.y.push_back(data.scores[k][i * d + 1]);
             }
             plot.series.push_back(truth);
         }
-        if (r.extrapolation)
-            for (const Extrapolation::RunPath& path : r.extrapolation->paths) {
-                if (d < 2) break;
-                const RunSnapshots& run = r.runs->runs[path.run_index];
-                Series predicted{"run " + std::to_string(run.run) + " transformer", {}, {},
-                                 colors[path.run_index % colors.size()], SeriesStyle::kDashedLine};
-                // From the last true input, then the predicted steps.
-                predicted.x.push_back(r.data->scores[path.run_index][(path.start - 1) * d]);
-                predicted.y.push_back(r.data->scores[path.run_index][(path.start - 1) * d + 1]);
-                for (int i = 0; i < path.steps; ++i) {
-                    predicted.x.push_back(path.predicted[0][i * d]);
-                    predicted.y.push_back(path.predicted[0][i * d + 1]);
+        // The learned forecasters' paths (the baselines' are straight lines from the same point).
+        if (r.extrapolation && d >= 2)
+            for (const Extrapolation::RunPath& path : r.extrapolation->paths)
+                for (size_t f = 0; f < n; ++f) {
+                    if (!learned(f)) continue;
+                    const RunSnapshots& run = data.runs.runs[path.run_index];
+                    Series predicted{"run " + std::to_string(run.run) + " " + r.forecasters[f].names.column, {}, {},
+                                     colors[path.run_index % colors.size()], SeriesStyle::kDashedLine};
+                    // From the last true input, then the predicted steps.
+                    predicted.x.push_back(data.scores[path.run_index][(path.start - 1) * d]);
+                    predicted.y.push_back(data.scores[path.run_index][(path.start - 1) * d + 1]);
+                    for (int i = 0; i < path.steps; ++i) {
+                        predicted.x.push_back(path.predicted[f][i * d]);
+                        predicted.y.push_back(path.predicted[f][i * d + 1]);
+                    }
+                    plot.series.push_back(predicted);
                 }
-                plot.series.push_back(predicted);
-            }
-        if (!r.data->space.use_pca) {
+        if (!data.space.use_pca) {
             plot.title = "Weight trajectory on the first two weights (no PCA)";
             plot.x_label = "weight 1";
             plot.y_label = "weight 2";
@@ -337,27 +379,28 @@ void write_plots(const std::filesystem::path& dir, const ExperimentResults& r) {
     if (r.extrapolation) {
         Plot plot{"Multi-step extrapolation error", "extrapolation step", "MSE (PCA space)", {}, true};
         const std::vector<double> steps = steps_axis(size_t(r.extrapolation->steps));
-        for (size_t m = 0; m < kMethods.size(); ++m)
-            plot.series.push_back({method_label(m), steps, r.extrapolation->pca_mse[m], colors[m],
-                                   m == 0 ? SeriesStyle::kLinePoints : SeriesStyle::kDashedLine});
+        for (size_t f = 0; f < n; ++f)
+            plot.series.push_back({r.forecasters[f].names.label, steps, r.extrapolation->pca_mse[f],
+                                   colors[f % colors.size()], learned(f) ? SeriesStyle::kLinePoints : SeriesStyle::kDashedLine});
         save(plot, "extrapolation_error");
     }
     if (r.plugin) {
         Plot plot{"Plug-in accuracy of the extrapolated weights", "extrapolation step", "LeNet-5 test accuracy (%)",
                   {}, false};
-        const std::vector<std::string> labels = {"transformer", "last value", "linear", "true snapshot",
-                                                 "true after PCA"};
+        std::vector<std::string> labels;
+        for (const ForecasterInfo& f : r.forecasters) labels.push_back(f.names.column);
+        labels.push_back("true snapshot");
+        labels.push_back("true after PCA");
         for (size_t s = 0; s < r.plugin->series.size(); ++s)
             plot.series.push_back({labels[s], steps_axis(r.plugin->accuracy[s].size()), r.plugin->accuracy[s],
-                                   colors[s % colors.size()],
-                                   s >= 3 ? SeriesStyle::kDashedLine : SeriesStyle::kLinePoints});
+                                   colors[s % colors.size()], s >= n ? SeriesStyle::kDashedLine : SeriesStyle::kLinePoints});
         save(plot, "plug_in_accuracy");
     }
-    if (r.runs) {
+    if (r.data) {
         Plot plot{"Base training along the snapshots: test error and loss", "epoch",
                   "test error (%) and test loss", {}, true};
-        for (size_t k = 0; k < r.runs->runs.size(); ++k) {
-            const RunSnapshots& run = r.runs->runs[k];
+        for (size_t k = 0; k < r.data->runs.runs.size(); ++k) {
+            const RunSnapshots& run = r.data->runs.runs[k];
             Series error{"run " + std::to_string(run.run) + " test error %", {}, {}, colors[k % colors.size()],
                          SeriesStyle::kLinePoints};
             Series loss{"run " + std::to_string(run.run) + " test loss", {}, {}, colors[k % colors.size()],

@@ -1,8 +1,8 @@
 // The results folder of an experiment, results/experiment_YYYYMMDD_HHMMSS/:
 //   config.txt           every argument, backend and device, build version, dataset
 //   results_summary.txt  the reference's sections (base model accuracy, direct prediction MSE,
-//                        multi-step MSEs, plug-in accuracies) with the baselines beside the
-//                        transformer, and a verdict line per section
+//                        multi-step MSEs, plug-in accuracies) with every forecaster of the list
+//                        (the baselines beside the transformer), and a verdict line per section
 //   results.json         all of it, plus per-run and per-step arrays, PCA explained variance,
 //                        each stage's time
 //   models/              predictor_best.safetensors, predictor_last.safetensors, pca.safetensors
@@ -20,16 +20,25 @@
 #include "experiment/base_training.hpp"
 #include "experiment/config.hpp"
 #include "experiment/evaluation.hpp"
-#include "experiment/predictor.hpp"
+#include "experiment/forecaster.hpp"
+#include "experiment/predictor_checkpoint.hpp"
+#include "experiment/transformer.hpp"
 
 namespace twp {
 
+// A forecaster as the outputs name it.
+struct ForecasterInfo {
+    ForecasterNames names;
+    ForecasterRole role = ForecasterRole::kBaseline;
+};
+
+// Everything an experiment found, owned: what the results folder and the summary are written from.
 struct ExperimentResults {
     std::string mode, backend, dataset;
     std::vector<RunSummary> base_runs;                 // when this experiment trained them
-    const WeightRuns* runs = nullptr;                  // the snapshots used
-    const PredictorData* data = nullptr;
+    std::optional<PredictorData> data;                 // the snapshots used, their scores and windows
     std::string notes;                                 // caps and choices the user should know
+    std::vector<ForecasterInfo> forecasters;           // the evaluations' order
     std::optional<PredictorHistory> history;           // when this experiment trained the predictor
     TransformerConfig model;
     bool delta_target = false;
@@ -38,6 +47,7 @@ struct ExperimentResults {
     std::optional<Extrapolation> extrapolation;
     std::optional<PluginEvaluation> plugin;
     std::vector<std::pair<std::string, double>> stage_seconds;
+    std::filesystem::path dir;                         // the results folder (none for train_base)
 };
 
 // Creates results_dir/experiment_<timestamp>[_N] with models/ and plots/.

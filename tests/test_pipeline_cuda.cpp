@@ -1,7 +1,8 @@
 // The whole experiment on the CUDA backend against the same experiment on the CPU backend, with
 // the same seed: base training with snapshots (2 runs), PCA, predictor training, direct
 // evaluation, autoregressive extrapolation and the plug-in test, on a small configuration and
-// synthetic MNIST-shaped images. Built twice like tests/test_cuda_backend.cpp: over the emulated
+// synthetic MNIST-shaped images, through the pipeline twp itself runs (experiment/pipeline.hpp).
+// Built twice like tests/test_cuda_backend.cpp: over the emulated
 // kernels (twp_pipeline_cuda_tests, every CI run) and natively (twp_pipeline_cuda_tests_gpu,
 // label gpu, skipped without a GPU).
 //
@@ -29,11 +30,8 @@
 
 #include "engine/cpu_backend.hpp"
 #include "engine/cuda_backend.hpp"
-#include "experiment/base_training.hpp"
-#include "experiment/evaluation.hpp"
-#include "experiment/predictor.hpp"
+#include "experiment/pipeline.hpp"
 #include "experiment/snapshots.hpp"
-#include "experiment/weight_dataset.hpp"
 #include "tests/check.hpp"
 #include "tests/synthetic_mnist.hpp"
 
@@ -41,50 +39,38 @@ namespace twp {
 namespace {
 
 struct PipelineResult {
-    std::vector<RunSummary> base;
+    ExperimentResults experiment;
     std::vector<std::vector<float>> last_snapshots;  // per run
-    PcaModel pca;
-    PredictorHistory history;
-    DirectEvaluation direct;
-    Extrapolation extrapolation;
-    PluginEvaluation plugin;
 };
 
+// The pipeline main.cpp runs (experiment/pipeline.hpp), on `backend` and the synthetic images.
 PipelineResult run_pipeline(Backend& backend, const Dataset& dataset, const std::filesystem::path& dir) {
+    Config config;
+    config.training_epochs = 2;
+    config.snapshots_per_epoch = 6;
+    config.num_runs = 2;
+    config.snapshot_dir = (dir / "snapshots").string();
+    config.results_dir = (dir / "results").string();
+    config.sequence_length = 3;
+    config.apply_pca = true;
+    config.n_components = 4;
+    config.batch_size = 4;
+    config.learning_rate = 1e-3;
+    config.predictor_epochs = 3;
+    config.nhead = 2;
+    config.num_layers = 2;
+    config.dim_feedforward = 16;
+    config.dropout = 0.1;
+    config.extrapolation_steps = 2;
+    const Plan plan = make_plan(config);
+    Inputs inputs;
+    inputs.dataset = dataset;
     PipelineResult result;
-    BaseTrainingOptions base;
-    base.epochs = 2;
-    base.snapshots_per_epoch = 6;
-    base.num_runs = 2;
-    base.show_progress = false;
-    base.test_batch_size = 64;
-    base.snapshot_dir = dir;
-    result.base = train_base(backend, dataset, base);
-    for (int run = 1; run <= base.num_runs; ++run) {
-        const RunIndex index = RunIndex::load(run_directory(dir, run));
+    result.experiment = run_experiment(backend, config, plan, inputs, "test");
+    for (int run = 1; run <= config.num_runs; ++run) {
+        const RunIndex index = RunIndex::load(run_directory(config.snapshot_dir, run));
         result.last_snapshots.push_back(read_snapshot(index.directory() / index.records().back().file));
     }
-    const WeightRuns runs = load_weight_runs(dir, 0.5);
-    std::string note;
-    const PredictorData data = prepare_predictor_data(backend, runs, 3, true, 4, false, note);
-    result.pca = data.space.pca;
-    PredictorOptions options;
-    options.sequence_length = 3;
-    options.batch_size = 4;
-    options.learning_rate = 1e-3f;
-    options.epochs = 3;
-    options.seed = 5;
-    options.show_progress = false;
-    options.model.heads = 2;
-    options.model.layers = 2;
-    options.model.feedforward = 16;
-    options.model.dropout = 0.1f;
-    const TrainedPredictor trained = train_predictor(backend, data, options);
-    result.history = trained.history;
-    Predictor predictor(backend, trained.config, trained.best_parameters, trained.delta_target, data.space);
-    result.direct = evaluate_direct(predictor, data);
-    result.extrapolation = extrapolate(predictor, data, 2);
-    result.plugin = plugin_test(backend, dataset.test, data, result.extrapolation);
     return result;
 }
 
@@ -102,33 +88,51 @@ TEST_CASE("the whole experiment on the CUDA backend gives the CPU backend's resu
     std::filesystem::remove_all(dir);
     CudaBackend cuda(0);
     CpuBackend cpu(2);
-    const PipelineResult on_cuda = run_pipeline(cuda, dataset, dir / "cuda");
-    const PipelineResult on_cpu = run_pipeline(cpu, dataset, dir / "cpu");
+    const PipelineResult cuda_run = run_pipeline(cuda, dataset, dir / "cuda");
+    const PipelineResult cpu_run = run_pipeline(cpu, dataset, dir / "cpu");
     std::filesystem::remove_all(dir);
+    const ExperimentResults& on_cuda = cuda_run.experiment;
+    const ExperimentResults& on_cpu = cpu_run.experiment;
+    REQUIRE(on_cuda.history);
+    REQUIRE(on_cpu.history);
+    REQUIRE(on_cpu.direct);
+    REQUIRE(on_cpu.extrapolation);
+    REQUIRE(on_cpu.plugin);
+    REQUIRE(on_cuda.direct);
+    REQUIRE(on_cuda.extrapolation);
+    REQUIRE(on_cuda.plugin);
+    const PcaModel& cuda_pca = on_cuda.data->space.pca;
+    const PcaModel& cpu_pca = on_cpu.data->space.pca;
 
     double worst_snapshot = 0, worst_variance = 0, worst_loss = 0, worst_mse = 0;
-    for (size_t r = 0; r < on_cpu.last_snapshots.size(); ++r)
-        worst_snapshot = std::max(worst_snapshot, relative_difference(on_cuda.last_snapshots[r], on_cpu.last_snapshots[r]));
-    REQUIRE(on_cuda.pca.components == on_cpu.pca.components);
-    for (int64_t c = 0; c < on_cpu.pca.components; ++c) {
-        worst_variance = std::max(worst_variance, relative(on_cuda.pca.explained_variance[c], on_cpu.pca.explained_variance[c]));
+    REQUIRE(cpu_run.last_snapshots.size() == 2);
+    for (size_t r = 0; r < cpu_run.last_snapshots.size(); ++r)
+        worst_snapshot = std::max(worst_snapshot, relative_difference(cuda_run.last_snapshots[r], cpu_run.last_snapshots[r]));
+    REQUIRE(cuda_pca.components == cpu_pca.components);
+    for (int64_t c = 0; c < cpu_pca.components; ++c) {
+        worst_variance = std::max(worst_variance, relative(cuda_pca.explained_variance[c], cpu_pca.explained_variance[c]));
         double dot = 0;
-        for (int64_t j = 0; j < on_cpu.pca.dim; ++j)
-            dot += double(on_cuda.pca.basis[c * on_cpu.pca.dim + j]) * on_cpu.pca.basis[c * on_cpu.pca.dim + j];
+        for (int64_t j = 0; j < cpu_pca.dim; ++j)
+            dot += double(cuda_pca.basis[c * cpu_pca.dim + j]) * cpu_pca.basis[c * cpu_pca.dim + j];
         INFO("component " << c << ": cos " << dot);
         CHECK(dot >= 0.999);  // same axis and the same sign
     }
-    for (size_t e = 0; e < on_cpu.history.train_loss.size(); ++e) {
-        worst_loss = std::max(worst_loss, relative(on_cuda.history.train_loss[e], on_cpu.history.train_loss[e]));
-        worst_loss = std::max(worst_loss, relative(on_cuda.history.test_loss[e], on_cpu.history.test_loss[e]));
+    REQUIRE(on_cpu.history->train_loss.size() == 3);
+    for (size_t e = 0; e < on_cpu.history->train_loss.size(); ++e) {
+        worst_loss = std::max(worst_loss, relative(on_cuda.history->train_loss[e], on_cpu.history->train_loss[e]));
+        worst_loss = std::max(worst_loss, relative(on_cuda.history->test_loss[e], on_cpu.history->test_loss[e]));
     }
-    CHECK(on_cuda.history.best_epoch == on_cpu.history.best_epoch);
-    for (size_t m = 0; m < kMethods.size(); ++m) {
-        worst_mse = std::max(worst_mse, relative(on_cuda.direct.methods[m].pca_mse, on_cpu.direct.methods[m].pca_mse));
-        worst_mse = std::max(worst_mse, relative(on_cuda.direct.methods[m].weight_mse, on_cpu.direct.methods[m].weight_mse));
-        REQUIRE(on_cuda.extrapolation.weight_mse[m].size() == on_cpu.extrapolation.weight_mse[m].size());
-        for (size_t s = 0; s < on_cpu.extrapolation.weight_mse[m].size(); ++s)
-            worst_mse = std::max(worst_mse, relative(on_cuda.extrapolation.weight_mse[m][s], on_cpu.extrapolation.weight_mse[m][s]));
+    CHECK(on_cuda.history->best_epoch == on_cpu.history->best_epoch);
+    REQUIRE(on_cpu.forecasters.size() == 3);
+    REQUIRE(on_cuda.forecasters.size() == on_cpu.forecasters.size());
+    for (size_t m = 0; m < on_cpu.forecasters.size(); ++m) {
+        const ForecastError& a = on_cuda.direct->forecasters[m];
+        const ForecastError& b = on_cpu.direct->forecasters[m];
+        worst_mse = std::max(worst_mse, relative(a.pca_mse, b.pca_mse));
+        worst_mse = std::max(worst_mse, relative(a.weight_mse, b.weight_mse));
+        REQUIRE(on_cuda.extrapolation->weight_mse[m].size() == on_cpu.extrapolation->weight_mse[m].size());
+        for (size_t s = 0; s < on_cpu.extrapolation->weight_mse[m].size(); ++s)
+            worst_mse = std::max(worst_mse, relative(on_cuda.extrapolation->weight_mse[m][s], on_cpu.extrapolation->weight_mse[m][s]));
     }
     INFO("worst relative differences: snapshots " << worst_snapshot << ", explained variance " << worst_variance
                                                  << ", predictor losses " << worst_loss << ", evaluation MSEs " << worst_mse);
@@ -138,13 +142,15 @@ TEST_CASE("the whole experiment on the CUDA backend gives the CPU backend's resu
     CHECK(worst_variance < 1e-3);
     CHECK(worst_loss < 1e-3);
     CHECK(worst_mse < 1e-3);
-    for (size_t r = 0; r < on_cpu.base.size(); ++r)
-        CHECK(std::abs(on_cuda.base[r].final_test.accuracy - on_cpu.base[r].final_test.accuracy) <= 100.0 / 128 + 1e-9);
-    REQUIRE(on_cuda.plugin.series == on_cpu.plugin.series);
-    for (size_t s = 0; s < on_cpu.plugin.accuracy.size(); ++s)
-        for (size_t i = 0; i < on_cpu.plugin.accuracy[s].size(); ++i) {
-            INFO(on_cpu.plugin.series[s] << ", step " << i + 1);
-            CHECK(std::abs(on_cuda.plugin.accuracy[s][i] - on_cpu.plugin.accuracy[s][i]) <= 100.0 / 128 + 1e-9);
+    REQUIRE(on_cpu.base_runs.size() == 2);
+    for (size_t r = 0; r < on_cpu.base_runs.size(); ++r)
+        CHECK(std::abs(on_cuda.base_runs[r].final_test.accuracy - on_cpu.base_runs[r].final_test.accuracy) <=
+              100.0 / 128 + 1e-9);
+    REQUIRE(on_cuda.plugin->series == on_cpu.plugin->series);
+    for (size_t s = 0; s < on_cpu.plugin->accuracy.size(); ++s)
+        for (size_t i = 0; i < on_cpu.plugin->accuracy[s].size(); ++i) {
+            INFO(on_cpu.plugin->series[s] << ", step " << i + 1);
+            CHECK(std::abs(on_cuda.plugin->accuracy[s][i] - on_cpu.plugin->accuracy[s][i]) <= 100.0 / 128 + 1e-9);
         }
 }
 

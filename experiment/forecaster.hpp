@@ -1,0 +1,98 @@
+// A forecaster predicts the next vector of a series from its history: the transformer, and the
+// baselines it is always reported beside. The evaluation, the summary, results.json, the CSVs and
+// the plots iterate over the list the registry makes (experiment/forecasters.cpp) and never name
+// one, so adding a forecaster is one file (its class and a make_ function) and one registration.
+//
+// Spaces: every forecaster forecasts PCA scores (the space every MSE is reported in). One that
+// works on any series as it is (a rule such as "repeat the last vector") also forecasts the raw
+// weights directly, and its weight-space error is measured on that; for the others the weights
+// are their scores mapped back through the PCA.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "experiment/feature_space.hpp"
+
+namespace twp {
+
+struct Config;
+struct LoadedPredictor;
+
+// A series so far: `length` vectors (oldest first; the last is x_t) of the forecast's width, in
+// one run's storage.
+struct History {
+    const float* vectors = nullptr;
+    int64_t length = 0;
+};
+
+// Learned forecasters are the ones on trial; baselines are what they must beat.
+enum class ForecasterRole { kLearned, kBaseline };
+
+// How a forecaster is named in the outputs.
+struct ForecasterNames {
+    std::string key;          // results.json and CSV key: "last_value"
+    std::string label;        // summary rows and plot legends: "last value (x_t)"
+    std::string column;       // a short table column head and plug-in legend: "last value"
+    std::string noun;         // in a sentence: "last value" ("WORSE than last value")
+};
+
+class Forecaster {
+public:
+    virtual ~Forecaster() = default;
+    virtual const ForecasterNames& names() const = 0;
+    virtual ForecasterRole role() const = 0;
+    // Whether it forecasts the raw weights too (see the top of this file).
+    virtual bool forecasts_weights() const { return false; }
+    // The fewest vectors a history needs.
+    virtual int64_t min_history() const { return 1; }
+
+    // Learns from the train windows of `data` (model space); nothing where there is nothing to
+    // learn or the forecaster was loaded trained.
+    virtual void fit(const PredictorData& data) { (void)data; }
+    // next [histories.size(), width]: the vector after each history.
+    virtual std::vector<float> predict(const std::vector<History>& histories, int64_t width) = 0;
+    // [steps, width]: the `steps` vectors after `history`. By default autoregressively: each
+    // prediction joins the history for the next.
+    virtual std::vector<float> forecast(const History& history, int64_t width, int steps);
+};
+
+using Forecasters = std::vector<std::unique_ptr<Forecaster>>;
+
+// What a registered forecaster may be made from.
+struct ForecasterContext {
+    Backend& backend;
+    const Config& config;
+    const PredictorData& data;
+    const LoadedPredictor* loaded = nullptr;  // the evaluation modes' --model_path
+    std::filesystem::path experiment_dir;     // where a learned forecaster saves its models
+    bool resume = false;                      // continue an interrupted fit from its checkpoint
+};
+
+using ForecasterFactory = std::function<std::unique_ptr<Forecaster>(const ForecasterContext&)>;
+
+// The forecasters an experiment reports, in order: the built-in ones (experiment/forecasters.cpp)
+// and any added later. Registering a key that exists replaces that entry.
+class ForecasterRegistry {
+public:
+    struct Entry {
+        std::string key;
+        ForecasterFactory make;
+    };
+    void add(const std::string& key, ForecasterFactory make);
+    void remove(const std::string& key);
+    Forecasters make_all(const ForecasterContext& context) const;
+    const std::vector<Entry>& entries() const { return entries_; }
+
+private:
+    std::vector<Entry> entries_;
+};
+
+// The registry every experiment uses, with the built-in forecasters registered.
+ForecasterRegistry& forecaster_registry();
+
+}  // namespace twp

@@ -1,0 +1,73 @@
+// The forecaster registry and its built-in entries; see forecaster.hpp. A new forecaster is
+// registered here, with one line in builtin_registry() (and its make_ function declared above it).
+#include <algorithm>
+
+#include "engine/error.hpp"
+#include "experiment/forecaster.hpp"
+
+namespace twp {
+
+// Each in its own file.
+std::unique_ptr<Forecaster> make_transformer_forecaster(const ForecasterContext& context);  // transformer_forecaster.cpp
+std::unique_ptr<Forecaster> make_last_value_forecaster(const ForecasterContext& context);   // last_value.cpp
+std::unique_ptr<Forecaster> make_linear_forecaster(const ForecasterContext& context);       // linear_extrapolation.cpp
+
+namespace {
+
+ForecasterRegistry builtin_registry() {
+    ForecasterRegistry registry;
+    registry.add("transformer", make_transformer_forecaster);
+    registry.add("last_value", make_last_value_forecaster);
+    registry.add("linear", make_linear_forecaster);
+    return registry;
+}
+
+}  // namespace
+
+std::vector<float> Forecaster::forecast(const History& history, int64_t width, int steps) {
+    TWP_CHECK(history.length >= min_history(), names().key << ": a history of " << history.length
+                                                           << " vectors, at least " << min_history() << " needed");
+    std::vector<float> series(history.vectors, history.vectors + history.length * width);
+    std::vector<float> path;
+    path.reserve(size_t(steps) * width);
+    for (int i = 0; i < steps; ++i) {
+        const int64_t length = int64_t(series.size()) / width;
+        const std::vector<float> next = predict({History{series.data(), length}}, width);
+        path.insert(path.end(), next.begin(), next.end());
+        series.insert(series.end(), next.begin(), next.end());
+    }
+    return path;
+}
+
+void ForecasterRegistry::add(const std::string& key, ForecasterFactory make) {
+    TWP_CHECK(!key.empty() && make, "a forecaster is registered with a key and a factory");
+    for (Entry& e : entries_)
+        if (e.key == key) {
+            e.make = std::move(make);
+            return;
+        }
+    entries_.push_back({key, std::move(make)});
+}
+
+void ForecasterRegistry::remove(const std::string& key) {
+    entries_.erase(std::remove_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.key == key; }),
+                   entries_.end());
+}
+
+Forecasters ForecasterRegistry::make_all(const ForecasterContext& context) const {
+    Forecasters made;
+    for (const Entry& e : entries_) {
+        made.push_back(e.make(context));
+        TWP_CHECK(made.back() && made.back()->names().key == e.key,
+                  "the forecaster registered as '" << e.key << "' made "
+                                                   << (made.back() ? "'" + made.back()->names().key + "'" : "nothing"));
+    }
+    return made;
+}
+
+ForecasterRegistry& forecaster_registry() {
+    static ForecasterRegistry registry = builtin_registry();
+    return registry;
+}
+
+}  // namespace twp

@@ -1,0 +1,261 @@
+// The experiment's stages; see pipeline.hpp.
+#include "experiment/pipeline.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "engine/error.hpp"
+#include "experiment/base_training.hpp"
+#include "experiment/evaluation.hpp"
+#include "experiment/forecaster.hpp"
+#include "experiment/lenet5.hpp"
+#include "experiment/snapshots.hpp"
+#include "experiment/transformer_forecaster.hpp"
+#include "experiment/weight_dataset.hpp"
+
+namespace twp {
+namespace {
+
+struct ModeName {
+    Mode mode;
+    const char* name;
+};
+constexpr ModeName kModeNames[] = {{Mode::kFull, "full"},         {Mode::kTrainBase, "train_base"},
+                                   {Mode::kTrainPredictor, "train_predictor"}, {Mode::kEvaluate, "evaluate"},
+                                   {Mode::kExtrapolate, "extrapolate"}, {Mode::kPluginTest, "plugin_test"}};
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// In full mode: whether the snapshots base training will take leave a train and a test window.
+void check_windows_ahead(const Config& c, const Plan& plan, int64_t train_images) {
+    if (plan.mode != Mode::kFull) return;
+    const int64_t per_epoch = int64_t(snapshot_batches((train_images + 31) / 32, c.snapshots_per_epoch).size());
+    const int64_t n = per_epoch * c.training_epochs, split = int64_t(std::floor(double(n) * c.train_split));
+    if (split <= c.sequence_length || n - split <= c.sequence_length)
+        throw UsageError("each run will take " + std::to_string(n) + " snapshots, " + std::to_string(split) +
+                         " of them train: --sequence_length " + std::to_string(c.sequence_length) +
+                         " leaves no train or no test window; take more epochs or --snapshots_per_epoch");
+}
+
+// A backend may bound the attention window (the GPU's kernels keep its scores in shared memory).
+void check_backend(Backend& backend, const Config& c, const Plan& plan) {
+    const int64_t longest = backend.max_attention_sequence();
+    if (longest > 0 && plan.trains_predictor && c.sequence_length > longest)
+        throw UsageError("--sequence_length " + std::to_string(c.sequence_length) + " is longer than the " +
+                         backend.name() + " backend's attention takes (" + std::to_string(longest) +
+                         "): use a shorter window, or --no_cuda");
+}
+
+// ---- the stages ----
+
+std::vector<RunSummary> base_training_stage(Backend& backend, const Config& c, const Dataset& dataset) {
+    BaseTrainingOptions options;
+    options.epochs = c.training_epochs;
+    options.snapshots_per_epoch = c.snapshots_per_epoch;
+    options.num_runs = c.num_runs;
+    options.random_seed = c.random_seed;
+    options.snapshot_dir = c.snapshot_dir;
+    options.sgd.learning_rate = float(c.base_learning_rate);
+    options.resume = c.resume;
+    std::vector<RunSummary> runs = train_base(backend, dataset, options);
+    std::printf("Base training done: %d run%s of %d epochs on %s.\n", c.num_runs, c.num_runs > 1 ? "s" : "",
+                c.training_epochs, dataset.name.c_str());
+    for (const RunSummary& r : runs) {
+        std::printf("  run %d (seed %llu): final test accuracy %.2f%%, loss %.4f, %d snapshots, ", r.run,
+                    static_cast<unsigned long long>(r.seed), r.final_test.accuracy, r.final_test.loss, r.snapshots);
+        if (r.already_complete)
+            std::printf("already complete (--resume)\n");
+        else if (r.resumed_at_step > 0)
+            std::printf("resumed at step %lld, %.0f s (%.0f img/s)\n", static_cast<long long>(r.resumed_at_step),
+                        r.seconds, r.train_images_per_second);
+        else
+            std::printf("%.0f s (%.0f img/s)\n", r.seconds, r.train_images_per_second);
+    }
+    std::printf("Snapshots: %s (one index.json per run lists them in training order)\n",
+                (std::filesystem::path(c.snapshot_dir) / "training_runs").string().c_str());
+    return runs;
+}
+
+// The snapshots, in the feature space the predictor is trained in or was saved with.
+PredictorData data_stage(Backend& backend, const Config& c, const LoadedPredictor* loaded, std::string& notes) {
+    WeightRuns runs = load_weight_runs(c.snapshot_dir, c.train_split);
+    PredictorData data;
+    if (loaded) {
+        const int64_t sequence_length = loaded->config.sequence_length;
+        if (sequence_length != c.sequence_length)
+            notes += "The model was trained on windows of " + std::to_string(sequence_length) +
+                     " snapshots: its sequence length is used, not --sequence_length.\n";
+        data = apply_feature_space(backend, std::move(runs), sequence_length, loaded->space);
+    } else {
+        data = prepare_predictor_data(backend, std::move(runs), c.sequence_length, c.apply_pca, c.n_components,
+                                      c.standardize, notes);
+    }
+    if (!notes.empty()) std::fprintf(stderr, "twp: %s", notes.c_str());
+    if (data.space.use_pca) {
+        double explained = 0;
+        for (double v : data.space.pca.explained_variance_ratio) explained += v;
+        std::fprintf(stderr, "twp: PCA %lld -> %lld dimensions, explained variance ratio %.4f\n",
+                     static_cast<long long>(data.space.raw_dim), static_cast<long long>(data.space.dim()), explained);
+    }
+    return data;
+}
+
+// The experiment's folder: with --resume the most recent unfinished predictor training's, else a
+// new one. Returns whether it resumes.
+bool experiment_folder_stage(const Config& c, const Plan& plan, std::filesystem::path& dir) {
+    if (c.resume && plan.trains_predictor) {
+        dir = find_unfinished_experiment(c.results_dir);
+        if (dir.empty())
+            std::fprintf(stderr, "twp: --resume: no unfinished predictor training under %s: starting a new experiment\n",
+                         c.results_dir.c_str());
+        else
+            std::fprintf(stderr, "twp: --resume: continuing the predictor training of %s\n", dir.string().c_str());
+    }
+    const bool resuming = !dir.empty();
+    if (!resuming) dir = create_experiment_dir(c.results_dir);
+    return resuming;
+}
+
+// Fits every forecaster (the transformer trains here, or comes loaded) and records what the
+// results say about the predictor.
+void fit_stage(Forecasters& forecasters, ExperimentResults& results) {
+    for (const auto& f : forecasters) {
+        f->fit(*results.data);
+        results.forecasters.push_back({f->names(), f->role()});
+        if (const auto* transformer = dynamic_cast<const TransformerForecaster*>(f.get())) {
+            results.model = transformer->config();
+            results.delta_target = transformer->delta_target();
+            results.model_path = transformer->model_path();
+            results.history = transformer->history();
+        }
+    }
+}
+
+// The plug-in test needs the images of the dataset the snapshots were trained on.
+const ImageSet& plug_in_images(const Config& c, const PredictorData& data, Dataset& dataset) {
+    const std::string& trained_on = data.runs.runs.front().dataset;
+    if (dataset.name != trained_on)
+        dataset = load_dataset(c.data_dir.empty() ? "data/" + trained_on : c.data_dir, trained_on);
+    return dataset.test;
+}
+
+// results.json, the summary and the plots; then the predictor checkpoint goes (the experiment is
+// complete, so it no longer marks it unfinished).
+void results_stage(const ExperimentResults& results) {
+    write_results(results.dir, results);
+    write_plots(results.dir, results);
+    const std::filesystem::path checkpoint = predictor_checkpoint_path(results.dir);
+    std::error_code error;
+    std::filesystem::remove(checkpoint, error);
+    if (error) TWP_FAIL("cannot remove " << checkpoint.string() << ": " << error.message());
+    std::fputs(summary_text(results).c_str(), stdout);
+    std::printf("Results: %s\n", results.dir.string().c_str());
+}
+
+}  // namespace
+
+Mode parse_mode(const std::string& text) {
+    for (const ModeName& m : kModeNames)
+        if (text == m.name) return m.mode;
+    throw UsageError("--mode " + text + " is not a mode (full, train_base, train_predictor, evaluate, extrapolate, "
+                     "plugin_test)");
+}
+
+const char* mode_name(Mode mode) {
+    for (const ModeName& m : kModeNames)
+        if (m.mode == mode) return m.name;
+    return "?";
+}
+
+Plan make_plan(const Config& c) {
+    Plan p;
+    p.mode = parse_mode(c.mode);
+    const Mode m = p.mode;
+    p.trains_base = m == Mode::kFull || m == Mode::kTrainBase;
+    p.needs_images = p.trains_base || m == Mode::kPluginTest;
+    p.trains_predictor = m == Mode::kFull || m == Mode::kTrainPredictor;
+    p.loads_predictor = m == Mode::kEvaluate || m == Mode::kExtrapolate || m == Mode::kPluginTest;
+    p.evaluates_direct = m == Mode::kFull || m == Mode::kEvaluate;
+    p.extrapolates = m == Mode::kFull || m == Mode::kExtrapolate || m == Mode::kPluginTest;
+    p.plug_in = m == Mode::kFull || m == Mode::kPluginTest;
+    p.writes_results = m != Mode::kTrainBase;
+    if (p.loads_predictor && c.model_path.empty())
+        throw UsageError("--mode " + c.mode + " evaluates a saved predictor: give --model_path "
+                         "(results/experiment_<time>/models/predictor_best.safetensors)");
+    if (p.trains_predictor && !c.apply_pca && LeNet5::kParameterCount > c.max_width)
+        throw UsageError("without --apply_pca the transformer is as wide as the weights (61,706), whose "
+                         "attention and feed-forward layers alone would need about " +
+                         std::to_string(int64_t(6.0 * (4.0 * 61706 * 61706 + 2.0 * 2 * 2048 * 61706) * 4 / 1e9)) +
+                         " GB; use --apply_pca (with --n_components), or raise --max_width if you mean it");
+    return p;
+}
+
+Inputs load_inputs(const Config& c, const Plan& plan) {
+    Inputs inputs;
+    if (plan.needs_images) {
+        inputs.dataset = load_dataset(c.resolved_data_dir(), c.dataset);
+        check_windows_ahead(c, plan, inputs.dataset.train.count);
+    }
+    if (plan.loads_predictor) inputs.predictor = load_predictor(c.model_path);
+    return inputs;
+}
+
+ExperimentResults run_experiment(Backend& backend, const Config& c, const Plan& plan, Inputs& inputs,
+                                 const std::string& device_note) {
+    check_backend(backend, c, plan);
+    ExperimentResults results;
+    results.mode = mode_name(plan.mode);
+    results.backend = backend.description();
+    results.dataset = c.dataset;
+    // One writer per snapshot folder: a second twp pointed at it is refused before it writes.
+    std::optional<FolderLock> snapshot_lock;
+    if (plan.trains_base) {
+        snapshot_lock.emplace(c.snapshot_dir, "wait for it or use another --snapshot_dir");
+        const auto start = Clock::now();
+        results.base_runs = base_training_stage(backend, c, inputs.dataset);
+        results.stage_seconds.push_back({"base_training", seconds_since(start)});
+    }
+    if (!plan.writes_results) return results;
+
+    auto start = Clock::now();
+    const LoadedPredictor* loaded = inputs.predictor ? &*inputs.predictor : nullptr;
+    results.data = data_stage(backend, c, loaded, results.notes);
+    results.stage_seconds.push_back({"snapshots_and_pca", seconds_since(start)});
+
+    const bool resuming = experiment_folder_stage(c, plan, results.dir);
+    // A folder whose predictor is being trained has one writer: a second --resume is refused.
+    std::optional<FolderLock> experiment_lock;
+    if (plan.trains_predictor) experiment_lock.emplace(results.dir, "wait for it, or start a new experiment without --resume");
+    if (resuming) {
+        for (const char* sub : {"", "models", "plots"}) remove_stale_temporaries(results.dir / sub);
+    } else {
+        write_config(results.dir, c, results.backend, device_note);
+    }
+
+    const ForecasterContext context{backend, c, *results.data, loaded, results.dir, resuming};
+    Forecasters forecasters = forecaster_registry().make_all(context);
+    start = Clock::now();
+    fit_stage(forecasters, results);
+    if (plan.trains_predictor) results.stage_seconds.push_back({"predictor_training", seconds_since(start)});
+
+    if (plan.evaluates_direct || plan.extrapolates) {
+        start = Clock::now();
+        if (plan.evaluates_direct) results.direct = evaluate_direct(backend, forecasters, *results.data);
+        if (plan.extrapolates) results.extrapolation = extrapolate(backend, forecasters, *results.data, c.extrapolation_steps);
+        results.stage_seconds.push_back({"evaluation", seconds_since(start)});
+    }
+    if (plan.plug_in) {
+        start = Clock::now();
+        const ImageSet& images = plug_in_images(c, *results.data, inputs.dataset);
+        results.plugin = plugin_test(backend, forecasters, images, *results.data, *results.extrapolation);
+        results.stage_seconds.push_back({"plug_in_test", seconds_since(start)});
+    }
+    results_stage(results);
+    return results;
+}
+
+}  // namespace twp

@@ -1,0 +1,119 @@
+// The predictor training checkpoint; see predictor_checkpoint.hpp.
+#include "experiment/predictor_checkpoint.hpp"
+
+#include <cstdlib>
+
+#include "engine/error.hpp"
+#include "engine/safetensors.hpp"
+#include "experiment/numbers.hpp"
+
+namespace twp {
+namespace {
+
+constexpr const char* kCheckpointFormat = "twp-predictor-checkpoint/1";
+
+}  // namespace
+
+std::filesystem::path predictor_checkpoint_path(const std::filesystem::path& experiment_dir) {
+    return experiment_dir / "models" / "predictor_checkpoint.safetensors";
+}
+
+void save_predictor_checkpoint(const std::filesystem::path& path, const PredictorCheckpoint& c) {
+    const int64_t count = int64_t(c.parameters.size());
+    TWP_CHECK(int64_t(c.adam_m.size()) == count && int64_t(c.adam_v.size()) == count &&
+                  int64_t(c.best_parameters.size()) == count,
+              "predictor checkpoint: parameters, Adam moments and best parameters differ in size");
+    const int64_t epochs = int64_t(c.history.train_loss.size());
+    TWP_CHECK(epochs == c.epoch && int64_t(c.history.test_loss.size()) == epochs,
+              "predictor checkpoint: the loss history does not cover the epochs done");
+    SafetensorsFile file;
+    file.tensors.push_back(make_f32_tensor("parameters", {count}, c.parameters.data()));
+    file.tensors.push_back(make_f32_tensor("adam_m", {count}, c.adam_m.data()));
+    file.tensors.push_back(make_f32_tensor("adam_v", {count}, c.adam_v.data()));
+    file.tensors.push_back(make_f32_tensor("best_parameters", {count}, c.best_parameters.data()));
+    file.tensors.push_back(make_tensor("train_order", DType::I64, {int64_t(c.train_order.size())}, c.train_order.data()));
+    file.tensors.push_back(make_tensor("train_loss", DType::F64, {epochs}, c.history.train_loss.data()));
+    file.tensors.push_back(make_tensor("test_loss", DType::F64, {epochs}, c.history.test_loss.data()));
+    file.metadata = c.settings;
+    file.metadata["format"] = kCheckpointFormat;
+    file.metadata["epoch"] = std::to_string(c.epoch);
+    file.metadata["step"] = std::to_string(c.step);
+    file.metadata["dropout_counter"] = std::to_string(c.dropout_counter);
+    file.metadata["shuffle_position"] = std::to_string(c.shuffle.position);
+    file.metadata["shuffle_used"] = std::to_string(c.shuffle.used);
+    file.metadata["best_epoch"] = std::to_string(c.history.best_epoch);
+    file.metadata["best_test_loss"] = number_text(c.history.best_test_loss, "%.17g");
+    save_safetensors(path, file);
+}
+
+PredictorCheckpoint load_predictor_checkpoint(const std::filesystem::path& path) {
+    const SafetensorsFile file = load_safetensors(path);
+    const auto format = file.metadata.find("format");
+    TWP_CHECK(format != file.metadata.end() && format->second == kCheckpointFormat,
+              path.string() << " is not a twp predictor training checkpoint");
+    PredictorCheckpoint c;
+    c.settings = file.metadata;
+    for (const char* key : {"format", "epoch", "step", "dropout_counter", "shuffle_position", "shuffle_used",
+                            "best_epoch", "best_test_loss"})
+        c.settings.erase(key);
+    c.epoch = metadata_number<int>(file, "epoch");
+    c.step = metadata_number<int64_t>(file, "step");
+    c.dropout_counter = metadata_number<uint64_t>(file, "dropout_counter");
+    c.shuffle.position = metadata_number<uint64_t>(file, "shuffle_position");
+    c.shuffle.used = metadata_number<int>(file, "shuffle_used");
+    c.history.best_epoch = metadata_number<int>(file, "best_epoch");
+    const auto best = file.metadata.find("best_test_loss");
+    TWP_CHECK(best != file.metadata.end(), path.string() << " has no 'best_test_loss' in its metadata");
+    c.history.best_test_loss = std::strtod(best->second.c_str(), nullptr);
+    const auto floats = [&](const char* name) {
+        const TensorRecord& t = file.at(name);
+        TWP_CHECK(t.dtype == DType::F32, path.string() << ": tensor " << name << " is not F32");
+        return std::vector<float>(t.f32(), t.f32() + t.numel());
+    };
+    const auto doubles = [&](const char* name) {
+        const TensorRecord& t = file.at(name);
+        TWP_CHECK(t.dtype == DType::F64, path.string() << ": tensor " << name << " is not F64");
+        return std::vector<double>(t.f64(), t.f64() + t.numel());
+    };
+    c.parameters = floats("parameters");
+    c.adam_m = floats("adam_m");
+    c.adam_v = floats("adam_v");
+    c.best_parameters = floats("best_parameters");
+    const TensorRecord& order = file.at("train_order");
+    TWP_CHECK(order.dtype == DType::I64, path.string() << ": tensor train_order is not I64");
+    c.train_order.assign(order.i64(), order.i64() + order.numel());
+    c.history.train_loss = doubles("train_loss");
+    c.history.test_loss = doubles("test_loss");
+    const size_t count = c.parameters.size();
+    TWP_CHECK(c.adam_m.size() == count && c.adam_v.size() == count && c.best_parameters.size() == count &&
+                  c.epoch >= 1 && int64_t(c.history.train_loss.size()) == c.epoch &&
+                  int64_t(c.history.test_loss.size()) == c.epoch && c.history.best_epoch >= 1 &&
+                  c.history.best_epoch <= c.epoch && c.step >= 0,
+              path.string() << ": the checkpoint's tensors and counters do not fit together");
+    std::vector<bool> seen(c.train_order.size(), false);
+    for (const int64_t w : c.train_order) {
+        TWP_CHECK(w >= 0 && w < int64_t(seen.size()) && !seen[w], path.string() << ": train_order is not a permutation");
+        seen[w] = true;
+    }
+    return c;
+}
+
+std::filesystem::path find_unfinished_experiment(const std::filesystem::path& results_dir) {
+    std::filesystem::path found;
+    std::filesystem::file_time_type newest;
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator(results_dir, error)) {
+        if (!entry.is_directory(error) || entry.path().filename().string().rfind("experiment_", 0) != 0) continue;
+        const std::filesystem::path checkpoint = predictor_checkpoint_path(entry.path());
+        if (!std::filesystem::is_regular_file(checkpoint, error)) continue;
+        const auto written = std::filesystem::last_write_time(checkpoint, error);
+        if (error) continue;
+        if (found.empty() || written > newest || (written == newest && entry.path() > found)) {
+            found = entry.path();
+            newest = written;
+        }
+    }
+    return found;
+}
+
+}  // namespace twp
