@@ -34,13 +34,8 @@ void save_predictor_checkpoint(const std::filesystem::path& path, const Predicto
     file.tensors.push_back(make_tensor("train_order", DType::I64, {int64_t(c.train_order.size())}, c.train_order.data()));
     file.tensors.push_back(make_tensor("train_loss", DType::F64, {epochs}, c.history.train_loss.data()));
     file.tensors.push_back(make_tensor("test_loss", DType::F64, {epochs}, c.history.test_loss.data()));
-    file.metadata = c.settings;
-    file.metadata["format"] = kCheckpointFormat;
-    file.metadata["epoch"] = std::to_string(c.epoch);
-    file.metadata["step"] = std::to_string(c.step);
+    file.metadata = checkpoint_metadata(c, kCheckpointFormat);
     file.metadata["dropout_counter"] = std::to_string(c.dropout_counter);
-    file.metadata["shuffle_position"] = std::to_string(c.shuffle.position);
-    file.metadata["shuffle_used"] = std::to_string(c.shuffle.used);
     file.metadata["best_epoch"] = std::to_string(c.history.best_epoch);
     file.metadata["best_test_loss"] = number_text(c.history.best_test_loss, "%.17g");
     save_safetensors(path, file);
@@ -48,19 +43,10 @@ void save_predictor_checkpoint(const std::filesystem::path& path, const Predicto
 
 PredictorCheckpoint load_predictor_checkpoint(const std::filesystem::path& path) {
     const SafetensorsFile file = load_safetensors(path);
-    const auto format = file.metadata.find("format");
-    TWP_CHECK(format != file.metadata.end() && format->second == kCheckpointFormat,
-              path.string() << " is not a twp predictor training checkpoint");
     PredictorCheckpoint c;
-    c.settings = file.metadata;
-    for (const char* key : {"format", "epoch", "step", "dropout_counter", "shuffle_position", "shuffle_used",
-                            "best_epoch", "best_test_loss"})
-        c.settings.erase(key);
-    c.epoch = metadata_number<int>(file, "epoch");
-    c.step = metadata_number<int64_t>(file, "step");
+    static_cast<CheckpointHeader&>(c) = read_checkpoint_metadata(
+        file, kCheckpointFormat, "a twp predictor training checkpoint", {"dropout_counter", "best_epoch", "best_test_loss"});
     c.dropout_counter = metadata_number<uint64_t>(file, "dropout_counter");
-    c.shuffle.position = metadata_number<uint64_t>(file, "shuffle_position");
-    c.shuffle.used = metadata_number<int>(file, "shuffle_used");
     c.history.best_epoch = metadata_number<int>(file, "best_epoch");
     const auto best = file.metadata.find("best_test_loss");
     TWP_CHECK(best != file.metadata.end(), path.string() << " has no 'best_test_loss' in its metadata");

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/random.hpp"
+#include "experiment/checkpoint_metadata.hpp"
 
 namespace twp {
 
@@ -27,12 +27,9 @@ struct PredictorHistory {
     double seconds = 0;
 };
 
-struct PredictorCheckpoint {
-    std::map<std::string, std::string> settings;
-    int epoch = 0;               // epochs done
-    int64_t step = 0;            // Adam steps done
+// The header's epoch: epochs done; its step: Adam steps done.
+struct PredictorCheckpoint : CheckpointHeader {
     uint64_t dropout_counter = 0;
-    RngState shuffle;
     std::vector<int64_t> train_order;
     std::vector<float> parameters, adam_m, adam_v, best_parameters;
     PredictorHistory history;    // seconds is not kept

@@ -233,13 +233,8 @@ void write_base_checkpoint(const std::filesystem::path& run_dir, const BaseCheck
         file.tensors.push_back(make_f32_tensor("epoch_losses", {done}, c.epoch_losses.data()));
         file.tensors.push_back(make_i32_tensor("epoch_correct", {done}, c.epoch_correct.data()));
     }
-    file.metadata = c.settings;
-    file.metadata["format"] = kCheckpointFormat;
-    file.metadata["epoch"] = std::to_string(c.epoch);
+    file.metadata = checkpoint_metadata(c, kCheckpointFormat);
     file.metadata["batch_in_epoch"] = std::to_string(c.batch_in_epoch);
-    file.metadata["step"] = std::to_string(c.step);
-    file.metadata["shuffle_position"] = std::to_string(c.shuffle.position);
-    file.metadata["shuffle_used"] = std::to_string(c.shuffle.used);
     file.metadata["complete"] = c.complete ? "true" : "false";
     save_safetensors(run_dir / kCheckpointName, file);
 }
@@ -247,18 +242,10 @@ void write_base_checkpoint(const std::filesystem::path& run_dir, const BaseCheck
 BaseCheckpoint read_base_checkpoint(const std::filesystem::path& run_dir) {
     const SafetensorsFile file = load_safetensors(run_dir / kCheckpointName);
     const std::string& source = file.source;
-    const auto format = file.metadata.find("format");
-    TWP_CHECK(format != file.metadata.end() && format->second == kCheckpointFormat,
-              source << " is not a twp base training checkpoint");
     BaseCheckpoint c;
-    c.settings = file.metadata;
-    for (const char* key : {"format", "epoch", "batch_in_epoch", "step", "shuffle_position", "shuffle_used", "complete"})
-        c.settings.erase(key);
-    c.epoch = metadata_number<int>(file, "epoch");
+    static_cast<CheckpointHeader&>(c) =
+        read_checkpoint_metadata(file, kCheckpointFormat, "a twp base training checkpoint", {"batch_in_epoch", "complete"});
     c.batch_in_epoch = metadata_number<int64_t>(file, "batch_in_epoch");
-    c.step = metadata_number<int64_t>(file, "step");
-    c.shuffle.position = metadata_number<uint64_t>(file, "shuffle_position");
-    c.shuffle.used = metadata_number<int>(file, "shuffle_used");
     const auto complete = file.metadata.find("complete");
     c.complete = complete != file.metadata.end() && complete->second == "true";
     TWP_CHECK(c.epoch >= 1 && c.batch_in_epoch >= 1 && c.step >= c.batch_in_epoch,

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "engine/random.hpp"
+#include "experiment/checkpoint_metadata.hpp"
 
 namespace twp {
 
@@ -81,12 +82,9 @@ int remove_stale_temporaries(const std::filesystem::path& directory);
 // and the per-sample training losses and hits of the batches done so far (F32 / I32). Metadata:
 // the settings (what the run is; a resume must match them), epoch, batch_in_epoch, step, the
 // shuffle Rng's position and used words, complete.
-struct BaseCheckpoint {
-    std::map<std::string, std::string> settings;  // run, seed, dataset, epochs, ... (see base_training.cpp)
-    int epoch = 0;                 // 1-based epoch of the last snapshot
+// The header's epoch: the 1-based epoch of the last snapshot; its step: SGD steps since the run began.
+struct BaseCheckpoint : CheckpointHeader {
     int64_t batch_in_epoch = 0;    // batches of that epoch done
-    int64_t step = 0;              // optimizer steps since the start of the run
-    RngState shuffle;              // after that epoch's shuffle
     bool complete = false;         // the run's last snapshot: nothing left to train
     std::vector<float> parameters, momentum;  // [61706]
     std::vector<int32_t> epoch_order;         // [train images], or empty at the end of an epoch
