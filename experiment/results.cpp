@@ -333,6 +333,7 @@ void write_plots(const std::filesystem::path& dir, const ExperimentResults& r) {
     const auto learned = [&](size_t f) { return r.forecasters[f].role == ForecasterRole::kLearned; };
     if (r.history) {
         Plot plot{"Predictor training and test loss", "epoch", "MSE (model space)", {}, true};
+        plot.integer_x = true;
         const std::vector<double> epochs = steps_axis(r.history->train_loss.size());
         plot.series.push_back({"train", epochs, r.history->train_loss, colors[0], SeriesStyle::kLine});
         plot.series.push_back({"test", epochs, r.history->test_loss, colors[1], SeriesStyle::kLine});
@@ -378,6 +379,7 @@ void write_plots(const std::filesystem::path& dir, const ExperimentResults& r) {
     }
     if (r.extrapolation) {
         Plot plot{"Multi-step extrapolation error", "extrapolation step", "MSE (PCA space)", {}, true};
+        plot.integer_x = true;
         const std::vector<double> steps = steps_axis(size_t(r.extrapolation->steps));
         for (size_t f = 0; f < n; ++f)
             plot.series.push_back({r.forecasters[f].names.label, steps, r.extrapolation->pca_mse[f],
@@ -387,6 +389,7 @@ void write_plots(const std::filesystem::path& dir, const ExperimentResults& r) {
     if (r.plugin) {
         Plot plot{"Plug-in accuracy of the extrapolated weights", "extrapolation step", "LeNet-5 test accuracy (%)",
                   {}, false};
+        plot.integer_x = true;
         std::vector<std::string> labels;
         for (const ForecasterInfo& f : r.forecasters) labels.push_back(f.names.column);
         labels.push_back("true snapshot");
@@ -399,6 +402,7 @@ void write_plots(const std::filesystem::path& dir, const ExperimentResults& r) {
     if (r.data) {
         Plot plot{"Base training along the snapshots: test error and loss", "epoch",
                   "test error (%) and test loss", {}, true};
+        plot.integer_x = true;  // ticks at whole epochs; the snapshots sit between them
         for (size_t k = 0; k < r.data->runs.runs.size(); ++k) {
             const RunSnapshots& run = r.data->runs.runs[k];
             Series error{"run " + std::to_string(run.run) + " test error %", {}, {}, colors[k % colors.size()],

@@ -31,7 +31,7 @@
 #include "experiment/base_training.hpp"
 #include "experiment/config.hpp"
 #include "experiment/mnist.hpp"
-#include "experiment/predictor.hpp"
+#include "experiment/predictor_training.hpp"
 #include "experiment/snapshots.hpp"
 
 extern char** environ;
