@@ -1,10 +1,18 @@
-// Shape checks for the backend ops, shared by every backend: each op entry point calls its check
-// before touching memory, so a wrong shape is an error that names the tensors, never an
-// out-of-bounds access. Returns the geometry the op needs.
+// Shape checks for the backend ops, shared by every backend: each op entry point (the CPU
+// backend's, engine/cpu_backend.cpp; the CUDA kernels' launchers, kernels/*.cu; the CUDA
+// backend's linear layer) calls its op's check before touching memory, so a wrong shape is an
+// error that names the tensors, never an out-of-bounds access, and both backends refuse the same
+// shapes with the same words. Returns the geometry the op needs. Part of the vocabulary shared by
+// the engine and the kernels (engine/op_params.hpp): includes only the standard library and the
+// other vocabulary headers. What only one backend checks (the CPU's label and row indices, read
+// from host memory; a kernel's own limits) stays with that backend.
 #pragma once
 
-#include "engine/backend.hpp"
-#include "engine/cpu/ops.hpp"
+#include <cstdint>
+
+#include "engine/error.hpp"
+#include "engine/op_dims.hpp"
+#include "engine/op_params.hpp"
 #include "engine/tensor.hpp"
 
 namespace twp::checks {
