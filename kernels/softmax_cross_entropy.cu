@@ -106,10 +106,7 @@ unsigned grid_for(int64_t batch) {
 
 void softmax_cross_entropy_forward(Tensor logits, IndexTensor labels, Tensor losses,
                                    IndexTensor correct, Stream stream) {
-    checks::classification(logits, labels);
-    TWP_CHECK(losses.shape == labels.shape && correct.shape == labels.shape,
-              "losses " << losses.shape.str() << " / correct " << correct.shape.str()
-                        << " must be shaped like labels " << labels.shape.str());
+    checks::softmax_cross_entropy_forward(logits, labels, losses, correct);
     TWP_CHECK(logits.dim(1) > 0 && logits.dim(1) <= INT_MAX,
               "softmax_cross_entropy: " << logits.dim(1) << " classes");
     const int64_t batch = logits.dim(0);
@@ -122,9 +119,7 @@ void softmax_cross_entropy_forward(Tensor logits, IndexTensor labels, Tensor los
 
 void softmax_cross_entropy_backward(Tensor logits, IndexTensor labels, Tensor dlogits,
                                     Stream stream) {
-    checks::classification(logits, labels);
-    TWP_CHECK(dlogits.shape == logits.shape, "dlogits " << dlogits.shape.str() << " vs logits "
-                                                        << logits.shape.str());
+    checks::softmax_cross_entropy_backward(logits, labels, dlogits);
     TWP_CHECK(logits.dim(1) > 0 && logits.dim(1) <= INT_MAX,
               "softmax_cross_entropy: " << logits.dim(1) << " classes");
     const int64_t batch = logits.dim(0);
