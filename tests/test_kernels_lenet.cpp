@@ -15,7 +15,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <sstream>
 #include <string>
@@ -44,44 +43,10 @@ namespace {
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr double kRtol = 1e-5;
 
-// ---- comparisons ----
-// Bit for bit (so NaN matches NaN of the same payload), reporting the first difference.
-template <class T>
-void require_same_bits(const std::vector<T>& actual, const std::vector<T>& expected) {
-    REQUIRE(actual.size() == expected.size());
-    for (size_t i = 0; i < actual.size(); ++i)
-        if (std::memcmp(&actual[i], &expected[i], sizeof(T)) != 0) {
-            INFO("first difference at " << i << " of " << actual.size() << ": actual "
-                                        << actual[i] << ", expected " << expected[i]);
-            REQUIRE(false);
-        }
-}
-
-// |a - e| <= rtol * (1 + |e| + scale[i]) everywhere (see the top of the file); NaN/Inf fail.
-void require_close_scaled(const std::vector<float>& actual, const std::vector<float>& expected,
-                          const std::vector<float>& scale, double rtol = kRtol) {
-    REQUIRE(actual.size() == expected.size());
-    REQUIRE(scale.size() == expected.size());
-    size_t worst = 0;
-    double worst_ratio = 0, max_abs = 0;
-    for (size_t i = 0; i < actual.size(); ++i) {
-        const double a = actual[i], e = expected[i];
-        if (!std::isfinite(a) || !std::isfinite(e)) {
-            INFO("non-finite value at " << i << ": actual " << a << ", expected " << e);
-            REQUIRE(false);
-        }
-        const double error = std::abs(a - e);
-        const double ratio = error / (rtol * (1.0 + std::abs(e) + double(scale[i])));
-        max_abs = std::max(max_abs, error);
-        if (ratio > worst_ratio) {
-            worst_ratio = ratio;
-            worst = i;
-        }
-    }
-    INFO("worst index " << worst << " (actual " << actual[worst] << ", expected "
-                        << expected[worst] << ", scale " << scale[worst] << "), max abs error "
-                        << max_abs << ", worst error / tolerance " << worst_ratio);
-    REQUIRE(worst_ratio <= 1.0);
+// The tolerance of a float sum whose order differs from the CPU's (see the top of the file):
+// |a - e| <= 1e-5 * (1 + |e| + scale[i]), scale[i] the size of the terms summed into element i.
+Tolerance summed(std::vector<float> scale) {
+    return Tolerance(kRtol, kRtol).with_scale(std::move(scale));
 }
 
 std::vector<float> squared(std::vector<float> v) {
@@ -182,7 +147,7 @@ TEST_CASE("conv2d_forward kernel matches the CPU backend", "[kernels][lenet][con
             DeviceArray<float> yd = poisoned_floats(c.y().numel());
             kernels::conv2d_forward(view(xd, c.x()), view(wd, c.w()), view(bd, {c.out_channels}),
                                     view(yd, c.y()), int(c.padding), activation, nullptr);
-            require_close_scaled(download(yd), expected.y, scale.y);
+            require_close(download(yd), expected.y, summed(scale.y));
         }
 }
 
@@ -216,18 +181,9 @@ TEST_CASE("conv2d_backward kernel matches the CPU backend and is deterministic",
         };
         run(true);
         const std::vector<float> dx = download(dxd), dw = download(dwd), db = download(dbd);
-        {
-            INFO("dx");
-            require_close_scaled(dx, expected.dx, scale.dx);
-        }
-        {
-            INFO("dw");
-            require_close_scaled(dw, expected.dw, scale.dw);
-        }
-        {
-            INFO("db");
-            require_close_scaled(db, expected.db, scale.db);
-        }
+        require_close(dx, expected.dx, summed(scale.dx), "dx");
+        require_close(dw, expected.dw, summed(scale.dw), "dw");
+        require_close(db, expected.db, summed(scale.db), "db");
         // Again, without dx: the same bits for dw and db, and dx left alone (still poisoned).
         run(false);
         require_same_bits(download(dwd), dw);
@@ -379,7 +335,7 @@ TEST_CASE("bias kernels match the CPU backend", "[kernels][lenet][bias]") {
         DeviceArray<float> dyd = on_device(dy), dbd = poisoned_floats(c.columns);
         kernels::bias_gradient(view(dyd, ys), view(dbd, bs), nullptr);
         const std::vector<float> first = download(dbd);
-        require_close_scaled(first, db, square_root(scale));
+        require_close(first, db, summed(square_root(scale)));
         poison(dbd);
         kernels::bias_gradient(view(dyd, ys), view(dbd, bs), nullptr);
         require_same_bits(download(dbd), first);
@@ -448,8 +404,8 @@ TEST_CASE("softmax_cross_entropy kernels match the CPU backend",
             }
             // Both sum the exponentials in double and round once: the float results agree to
             // well within 1e-5.
-            REQUIRE_CLOSE(actual_losses, losses, kRtol, kRtol);
-            REQUIRE_CLOSE(actual_dlogits, dlogits, kRtol, kRtol);
+            require_close(actual_losses, losses, {kRtol, kRtol});
+            require_close(actual_dlogits, dlogits, {kRtol, kRtol});
         }
 }
 
@@ -587,7 +543,7 @@ TEST_CASE("sum kernels add every element in a fixed order", "[kernels][lenet][re
             kernels::sum(view(xd, {count}), view(out, {1}), nullptr);
             const std::vector<float> first = download(out);
             // Both accumulate in double: they differ by the float rounding of nearly equal doubles.
-            REQUIRE_CLOSE(first, std::vector<float>{float(expected)}, 1e-6, 1e-6);
+            require_close(first, std::vector<float>{float(expected)}, {1e-6, 1e-6});
             poison(out);
             kernels::sum(view(xd, {count}), view(out, {1}), nullptr);
             require_same_bits(download(out), first);

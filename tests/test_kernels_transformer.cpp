@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <numeric>
 #include <vector>
@@ -39,31 +38,6 @@ namespace {
 
 constexpr double kRtol = 1e-5;
 
-// Bit for bit, except that any NaN matches any NaN (a GPU returns its canonical NaN, not the
-// input's payload); reports the first difference.
-void require_same_values(const std::vector<float>& actual, const std::vector<float>& expected) {
-    REQUIRE(actual.size() == expected.size());
-    for (size_t i = 0; i < actual.size(); ++i) {
-        const bool both_nan = std::isnan(actual[i]) && std::isnan(expected[i]);
-        if (!both_nan && std::memcmp(&actual[i], &expected[i], sizeof(float)) != 0) {
-            INFO("first difference at " << i << " of " << actual.size() << ": actual "
-                                        << actual[i] << ", expected " << expected[i]);
-            REQUIRE(false);
-        }
-    }
-}
-
-// Bit for bit, NaN payloads included: two runs of the same kernel.
-void require_same_bits(const std::vector<float>& actual, const std::vector<float>& expected) {
-    REQUIRE(actual.size() == expected.size());
-    for (size_t i = 0; i < actual.size(); ++i)
-        if (std::memcmp(&actual[i], &expected[i], sizeof(float)) != 0) {
-            INFO("first difference at " << i << " of " << actual.size() << ": actual "
-                                        << actual[i] << ", expected " << expected[i]);
-            REQUIRE(false);
-        }
-}
-
 bool all_nan(const std::vector<float>& values) {
     return std::all_of(values.begin(), values.end(), [](float v) { return std::isnan(v); });
 }
@@ -80,12 +54,12 @@ TEST_CASE("add kernels match the CPU backend bit for bit, in place too", "[kerne
         cpu().add(view(a, s), view(b, s), view(y, s));
         DeviceArray<float> ad = on_device(a), bd = on_device(b), yd = poisoned_floats(count);
         kernels::add(view(ad, s), view(bd, s), view(yd, s), nullptr);
-        require_same_values(download(yd), y);
+        require_same_bits(download(yd), y, "y", NanMatch::kAnyNan);
         kernels::add(view(ad, s), view(bd, s), view(ad, s), nullptr);  // y over a
-        require_same_values(download(ad), y);
+        require_same_bits(download(ad), y, "y over a", NanMatch::kAnyNan);
         ad.upload(a);
         kernels::add(view(ad, s), view(bd, s), view(bd, s), nullptr);  // y over b
-        require_same_values(download(bd), y);
+        require_same_bits(download(bd), y, "y over b", NanMatch::kAnyNan);
     }
     DeviceArray<float> buffer(20);
     CHECK_THROWS_AS(kernels::add(view(buffer, {10}), view(buffer, {9}), view(buffer, {10}), nullptr), Error);
@@ -105,12 +79,12 @@ TEST_CASE("add_row_broadcast kernel matches the CPU backend bit for bit", "[kern
         cpu().add_row_broadcast(view(x, xs), view(row, rs), view(y, xs));
         DeviceArray<float> xd = on_device(x), rowd = on_device(row), yd = poisoned_floats(xs.numel());
         kernels::add_row_broadcast(view(xd, xs), view(rowd, rs), view(yd, xs), nullptr);
-        require_same_values(download(yd), y);
+        require_same_bits(download(yd), y, "y", NanMatch::kAnyNan);
         // In place, and with the transformer's shapes: x [B, S*D] and row [S*D] given as [S, D].
         if (c.width % 5 == 0) {
             kernels::add_row_broadcast(view(xd, {c.rows, 5, c.width / 5}), view(rowd, {5, c.width / 5}),
                                        view(xd, {c.rows, c.width}), nullptr);
-            require_same_values(download(xd), y);
+            require_same_bits(download(xd), y, "y in place", NanMatch::kAnyNan);
         }
     }
     DeviceArray<float> buffer(100);
@@ -144,7 +118,7 @@ TEST_CASE("scatter_rows kernel matches the CPU backend and leaves other rows alo
         DeviceArray<float> srcd = on_device(src), dstd = on_device(dst);
         DeviceArray<int32_t> rowsd = on_device(rows);
         kernels::scatter_rows(view(srcd, ss), view(rowsd, {c.count}), view(dstd, c.dst), nullptr);
-        require_same_values(download(dstd), expected);
+        require_same_bits(download(dstd), expected, "dst", NanMatch::kAnyNan);
     }
     // An index outside dst writes nothing (and nothing out of bounds: ASan checks the emulation).
     DeviceArray<float> src = on_device(random_vector<float>(6, 1250)), dst = poisoned_floats(9);
@@ -205,18 +179,9 @@ TEST_CASE("layer_norm_forward kernel matches the CPU backend", "[kernels][transf
             kernels::layer_norm_forward(view(xd, xs), view(gd, ws), view(bd, ws), eps, view(yd, xs),
                                         view(md, rs), view(rd, rs), nullptr);
             const auto actual_y = download(yd), actual_mean = download(md), actual_rstd = download(rd);
-            {
-                INFO("y");
-                REQUIRE_CLOSE(actual_y, y, kRtol, kRtol);
-            }
-            {
-                INFO("mean");
-                REQUIRE_CLOSE(actual_mean, mean, kRtol, kRtol);
-            }
-            {
-                INFO("rstd");
-                REQUIRE_CLOSE(actual_rstd, rstd, kRtol, kRtol);
-            }
+            require_close(actual_y, y, {kRtol, kRtol}, "y");
+            require_close(actual_mean, mean, {kRtol, kRtol}, "mean");
+            require_close(actual_rstd, rstd, {kRtol, kRtol}, "rstd");
             // Again, in place (y over x): the same bits as the first run.
             poison(md);
             poison(rd);
@@ -270,18 +235,9 @@ TEST_CASE("layer_norm_backward kernels match the CPU backend and are determinist
         };
         run(true);
         const auto actual_dx = download(dxd), actual_dgamma = download(dgd), actual_dbeta = download(dbd);
-        {
-            INFO("dx");
-            REQUIRE_CLOSE(actual_dx, dx, kRtol, kRtol);
-        }
-        {
-            INFO("dgamma");
-            REQUIRE_CLOSE(actual_dgamma, dgamma, kRtol, kRtol);
-        }
-        {
-            INFO("dbeta");
-            REQUIRE_CLOSE(actual_dbeta, dbeta, kRtol, kRtol);
-        }
+        require_close(actual_dx, dx, {kRtol, kRtol}, "dx");
+        require_close(actual_dgamma, dgamma, {kRtol, kRtol}, "dgamma");
+        require_close(actual_dbeta, dbeta, {kRtol, kRtol}, "dbeta");
         // Again without dx: the same bits for dgamma and dbeta, and dx left alone.
         run(false);
         require_same_bits(download(dgd), actual_dgamma);
@@ -327,16 +283,16 @@ TEST_CASE("dropout kernels draw the CPU backend's mask exactly", "[kernels][tran
 
                     DeviceArray<float> xd = on_device(x), yd = poisoned_floats(count);
                     kernels::dropout_forward(view(xd, s), view(yd, s), spec, nullptr);
-                    require_same_values(download(yd), y);
+                    require_same_bits(download(yd), y, "y", NanMatch::kAnyNan);
                     DeviceArray<float> dyd = on_device(dy), dxd = poisoned_floats(count);
                     kernels::dropout_backward(view(dyd, s), view(dxd, s), spec, nullptr);
-                    require_same_values(download(dxd), dx);
+                    require_same_bits(download(dxd), dx, "dx", NanMatch::kAnyNan);
                     // In place: y over x, dx over dy.
                     kernels::dropout_forward(view(xd, s), view(xd, s), spec, nullptr);
-                    require_same_values(download(xd), y);
+                    require_same_bits(download(xd), y, "y over x", NanMatch::kAnyNan);
                     kernels::dropout_backward(view(dyd, s), view(dyd, s), spec, nullptr);
-                    require_same_values(download(dyd), dx);
-                    if (p == 0.0f) require_same_values(y, x);  // the identity
+                    require_same_bits(download(dyd), dx, "dx over dy", NanMatch::kAnyNan);
+                    if (p == 0.0f) require_same_bits(y, x, "p = 0 is the identity", NanMatch::kAnyNan);
                 }
     CHECK(cases > 200);
     // The mask is the defining formula's, not just the CPU's: about p of a large tensor dropped,
@@ -385,12 +341,12 @@ TEST_CASE("mse_loss kernels match the CPU backend; the loss is deterministic",
                            dpd = poisoned_floats(count);
         kernels::mse_loss_forward(view(pd, s), view(td, s), view(ld, {1}), nullptr);
         const auto actual = download(ld);
-        REQUIRE_CLOSE(actual, loss, kRtol, 0.0);
+        require_close(actual, loss, {kRtol, 0.0});
         poison(ld);
         kernels::mse_loss_forward(view(pd, s), view(td, s), view(ld, {1}), nullptr);
         require_same_bits(download(ld), actual);
         kernels::mse_loss_backward(view(pd, s), view(td, s), view(dpd, s), nullptr);
-        require_same_values(download(dpd), dpred);
+        require_same_bits(download(dpd), dpred, "dpred", NanMatch::kAnyNan);
     }
     DeviceArray<float> buffer(20);
     CHECK_THROWS_AS(kernels::mse_loss_forward(view(buffer, {10}), view(buffer, {9}), view(buffer, {1}), nullptr),
