@@ -5,7 +5,7 @@
 // (twp_pca_device_tests_gpu, label gpu, skipped with exit 77 without a device).
 // - the kernels alone: column means (same bits as the CPU's sums), the centering kernel (float
 //   in, double out, a column block or the whole), the rounding store, the trace, the top
-//   eigenvectors reversed and scaled;
+//   eigenvectors reversed and scaled, every array between guards (tests/kernel_check.hpp);
 // - the fit, over shapes with d > n, d < n, d = n, one feature, column blocks that do not divide
 //   d, and requested components 1, 3, n (zero-variance tail) and 1000 (capped): the largest
 //   principal angle between the device and CPU subspaces (sin θ < 1e-5; both bases are stored in
@@ -29,6 +29,7 @@
 #include "kernels/device_memory.hpp"
 #include "kernels/pca.cuh"
 #include "tests/check.hpp"
+#include "tests/kernel_check.hpp"
 #include "tests/pca_check.hpp"
 
 using namespace twp;
@@ -109,8 +110,8 @@ TEST_CASE("PCA kernels: column means, centering, store, trace, scaled top eigenv
         for (int64_t j = 0; j < d; ++j) expected_mean[j] += double(x[i * d + j]);
     for (double& m : expected_mean) m /= double(n);
 
-    const kernels::DeviceArray<float> device_x(x);
-    kernels::DeviceArray<double> mean(std::vector<double>(d, std::numeric_limits<double>::quiet_NaN()));
+    const test::GuardedArray<float> device_x(x);
+    test::GuardedArray<double> mean(std::vector<double>(d, std::numeric_limits<double>::quiet_NaN()));
     kernels::pca_column_means(device_x.data(), n, d, mean.data(), nullptr);
     require_close(mean.download(), expected_mean, {0, 0});
 
@@ -123,14 +124,14 @@ TEST_CASE("PCA kernels: column means, centering, store, trace, scaled top eigenv
             for (int64_t i = 0; i < n; ++i)
                 for (int64_t j = 0; j < width; ++j)
                     expected[i * width + j] = double(x[i * d + c0 + j]) - (centered ? expected_mean[c0 + j] : 0.0);
-            kernels::DeviceArray<double> block(std::vector<double>(n * width, std::numeric_limits<double>::quiet_NaN()));
+            test::GuardedArray<double> block(std::vector<double>(n * width, std::numeric_limits<double>::quiet_NaN()));
             kernels::pca_center_columns(device_x.data(), n, d, c0, width, centered ? mean.data() : nullptr,
                                         block.data(), nullptr);
             require_close(block.download(), expected, {0, 0});
 
             // And back: store_columns adds the mean again and rounds to float, into columns
             // c0 .. c0 + width - 1 only.
-            kernels::DeviceArray<float> stored(n * d);
+            test::GuardedArray<float> stored(n * d);
             kernels::device_fill(stored.data(), -7.0f, n * d);
             kernels::pca_store_columns(block.data(), n, width, centered ? mean.data() : nullptr, stored.data(), d,
                                        c0, nullptr);
@@ -154,12 +155,12 @@ TEST_CASE("PCA kernels: column means, centering, store, trace, scaled top eigenv
     for (int64_t i = 0; i < m; ++i) ascending[i] = 0.5 + double(i) * double(i);
     double expected_trace = 0;
     for (int64_t i = 0; i < m; ++i) expected_trace += a[i * m + i];
-    const kernels::DeviceArray<double> device_a(a), device_values(ascending);
-    kernels::DeviceArray<double> trace(std::vector<double>{std::numeric_limits<double>::quiet_NaN()});
+    const test::GuardedArray<double> device_a(a), device_values(ascending);
+    test::GuardedArray<double> trace(std::vector<double>{std::numeric_limits<double>::quiet_NaN()});
     kernels::pca_trace(device_a.data(), m, trace.data(), nullptr);
     REQUIRE(trace.download()[0] == Approx(expected_trace).epsilon(1e-14));
     const int64_t rank = 5;
-    kernels::DeviceArray<double> scaled(std::vector<double>(rank * m, std::numeric_limits<double>::quiet_NaN()));
+    test::GuardedArray<double> scaled(std::vector<double>(rank * m, std::numeric_limits<double>::quiet_NaN()));
     kernels::pca_scaled_top_eigenvectors(device_a.data(), device_values.data(), m, rank, scaled.data(), nullptr);
     std::vector<double> expected_scaled(rank * m);
     for (int64_t i = 0; i < rank; ++i)
