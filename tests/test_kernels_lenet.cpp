@@ -518,6 +518,18 @@ TEST_CASE("gather kernels match the CPU backend", "[kernels][lenet][gather]") {
     CHECK_THROWS_AS(kernels::gather_labels(view(labels, {4}), view(rows, {3}), view(dst_labels, {2}),
                                            nullptr),
                     Error);
+    // An empty batch is no error on either backend (the row size is dst's trailing dimensions),
+    // and source rows of another width are refused even then (engine/op_checks.hpp).
+    std::vector<float> host_src = random_vector<float>(12, 851), no_floats;
+    std::vector<int32_t> no_rows;
+    cpu().gather_rows(view(host_src, {4, 3}), view(no_rows, {0}), view(no_floats, {0, 3}));
+    poison(dst);
+    kernels::gather_rows(view(src, {4, 3}), view(rows, {0}), view(dst, {0, 3}), nullptr);
+    for (const float value : download(dst)) CHECK(std::isnan(value));  // nothing written
+    CHECK_THROWS_AS(cpu().gather_rows(view(host_src, {3, 4}), view(no_rows, {0}), view(no_floats, {0, 3})),
+                    Error);
+    CHECK_THROWS_AS(kernels::gather_rows(view(src, {3, 4}), view(rows, {0}), view(dst, {0, 3}), nullptr),
+                    Error);
 }
 
 TEST_CASE("fill kernel writes every element", "[kernels][lenet][fill]") {
