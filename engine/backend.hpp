@@ -18,31 +18,11 @@
 #include <memory>
 #include <string>
 
+#include "engine/op_params.hpp"  // Activation, Pass, DropoutSpec, SgdConfig, AdamConfig
 #include "engine/pca_solver.hpp"
 #include "engine/tensor.hpp"
 
 namespace twp {
-
-// An activation fused into the op that produces its input (saves a pass over the output).
-enum class Activation { kNone, kRelu };
-
-// Whether a backward pass will follow a forward one. kInference lets a backend keep less (the CPU
-// conv then reuses one im2col buffer per thread instead of keeping one per image).
-enum class Pass { kTraining, kInference };
-
-// torch.optim.SGD's hyper-parameters (dampening 0, no Nesterov, as the reference uses).
-struct SgdConfig {
-    float learning_rate = 0.005f;
-    float momentum = 0.9f;
-    float weight_decay = 5e-4f;
-};
-
-// Dropout from the counter-based generator, so any backend draws the same mask: element i of the
-// tensor is kept iff uniform_from_bits(philox4x32({lo32(c >> 2), hi32(c >> 2), uint32_t(RngStream::kDropout), 0}, seed)[c & 3]) >= p,
-// with c = offset + i; kept values are scaled by 1 / (1 - p). p == 0 is the identity (and eval mode).
-struct DropoutSpec { float p = 0.0f; uint64_t seed = 0; uint64_t offset = 0; };
-// torch.optim.Adam (no weight decay, not amsgrad).
-struct AdamConfig { float learning_rate = 1e-4f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f; };
 
 // Work recorded once by Backend::capture and replayed with Backend::replay (a CUDA graph).
 class CapturedWork {

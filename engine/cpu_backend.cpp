@@ -64,11 +64,7 @@ void CpuBackend::fill(Tensor x, float value) {
 }
 
 void CpuBackend::gather_rows(Tensor src, IndexTensor rows, Tensor dst) {
-    TWP_CHECK(rows.shape.rank == 1 && dst.dim(0) == rows.dim(0),
-              "gather_rows: " << rows.shape.str() << " rows into " << dst.shape.str());
-    const int64_t row_size = dst.numel() / dst.dim(0);
-    TWP_CHECK(src.numel() == src.dim(0) * row_size,
-              "gather_rows: source rows " << src.shape.str() << " differ from " << dst.shape.str());
+    const int64_t row_size = checks::gather_rows(src, rows, dst);
     for (int64_t i = 0; i < rows.numel(); ++i) {
         TWP_CHECK(rows.data[i] >= 0 && rows.data[i] < src.dim(0),
                   "gather_rows: row " << rows.data[i] << " outside 0.." << src.dim(0) - 1);
@@ -78,8 +74,7 @@ void CpuBackend::gather_rows(Tensor src, IndexTensor rows, Tensor dst) {
 }
 
 void CpuBackend::gather_labels(IndexTensor src, IndexTensor rows, IndexTensor dst) {
-    TWP_CHECK(rows.shape == dst.shape, "gather_labels: " << rows.shape.str() << " vs "
-                                                         << dst.shape.str());
+    checks::gather_labels(rows, dst);
     for (int64_t i = 0; i < rows.numel(); ++i) {
         TWP_CHECK(rows.data[i] >= 0 && rows.data[i] < src.numel(),
                   "gather_labels: row " << rows.data[i] << " outside 0.." << src.numel() - 1);
@@ -101,10 +96,7 @@ void CpuBackend::conv2d_forward(Tensor x, Tensor w, Tensor b, Tensor y, int padd
 
 void CpuBackend::conv2d_backward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db,
                                  int padding, Tensor workspace) {
-    const Conv2dDims d = checks::conv2d(x, w, db, dy, padding);
-    TWP_CHECK(dw.shape == w.shape, "conv2d dw " << dw.shape.str() << " vs w " << w.shape.str());
-    if (!dx.empty())
-        TWP_CHECK(dx.shape == x.shape, "conv2d dx " << dx.shape.str() << " vs x " << x.shape.str());
+    const Conv2dDims d = checks::conv2d_backward(x, w, dy, dx, dw, db, padding);
     checks::workspace(workspace, cpu::conv2d_workspace_size(d), "conv2d_backward");
     cpu::conv2d_backward(w.data, dy.data, dx.data, dw.data, db.data, d, workspace.data);
 }
@@ -126,8 +118,7 @@ void CpuBackend::relu_forward(Tensor x, Tensor y) {
 }
 
 void CpuBackend::relu_backward(Tensor y, Tensor dy, Tensor dx) {
-    checks::same_size(y, dy, "relu_backward");
-    checks::same_size(y, dx, "relu_backward");
+    checks::relu_backward(y, dy, dx);
     cpu::relu_backward(y.data, dy.data, dx.data, y.numel());
 }
 
@@ -138,20 +129,14 @@ void CpuBackend::linear_forward(Tensor x, Tensor w, Tensor b, Tensor y, Activati
 }
 
 void CpuBackend::linear_backward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db) {
-    checks::linear(x, w, db, dy);
-    TWP_CHECK(dw.shape == w.shape, "linear dw " << dw.shape.str() << " vs w " << w.shape.str());
-    if (!dx.empty())
-        TWP_CHECK(dx.shape == x.shape, "linear dx " << dx.shape.str() << " vs x " << x.shape.str());
+    checks::linear_backward(x, w, dy, dx, dw, db);
     cpu::linear_backward(x.data, w.data, dy.data, dx.data, dw.data, db.data, x.dim(0), x.dim(1),
                          w.dim(0));
 }
 
 void CpuBackend::softmax_cross_entropy_forward(Tensor logits, IndexTensor labels, Tensor losses,
                                                IndexTensor correct) {
-    checks::classification(logits, labels);
-    TWP_CHECK(losses.shape == labels.shape && correct.shape == labels.shape,
-              "losses " << losses.shape.str() << " / correct " << correct.shape.str()
-                        << " must be shaped like labels " << labels.shape.str());
+    checks::softmax_cross_entropy_forward(logits, labels, losses, correct);
     check_labels(labels, logits.dim(1));
     cpu::softmax_cross_entropy_forward(logits.data, labels.data, losses.data, correct.data,
                                        logits.dim(0), logits.dim(1));
@@ -159,17 +144,14 @@ void CpuBackend::softmax_cross_entropy_forward(Tensor logits, IndexTensor labels
 
 void CpuBackend::softmax_cross_entropy_backward(Tensor logits, IndexTensor labels,
                                                 Tensor dlogits) {
-    checks::classification(logits, labels);
-    TWP_CHECK(dlogits.shape == logits.shape, "dlogits " << dlogits.shape.str() << " vs logits "
-                                                        << logits.shape.str());
+    checks::softmax_cross_entropy_backward(logits, labels, dlogits);
     check_labels(labels, logits.dim(1));
     cpu::softmax_cross_entropy_backward(logits.data, labels.data, dlogits.data, logits.dim(0),
                                         logits.dim(1));
 }
 
 void CpuBackend::add(Tensor a, Tensor b, Tensor y) {
-    checks::same_size(a, b, "add");
-    checks::same_size(a, y, "add");
+    checks::add(a, b, y);
     cpu::add(a.data, b.data, y.data, a.numel());
 }
 
@@ -188,84 +170,60 @@ void CpuBackend::scatter_rows(Tensor src, IndexTensor rows, Tensor dst) {
 
 void CpuBackend::layer_norm_forward(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor y,
                                     Tensor mean, Tensor rstd) {
-    checks::layer_norm(x, gamma, mean, rstd);
-    TWP_CHECK(beta.shape == gamma.shape && y.shape == x.shape,
-              "layer_norm_forward: beta " << beta.shape.str() << " / y " << y.shape.str()
-                                          << " must be shaped like gamma / x");
-    TWP_CHECK(eps >= 0.0f, "layer_norm_forward: eps " << eps << " is negative");
+    checks::layer_norm_forward(x, gamma, beta, eps, y, mean, rstd);
     cpu::layer_norm_forward(x.data, gamma.data, beta.data, double(eps), y.data, mean.data,
                             rstd.data, x.dim(0), x.dim(1));
 }
 
 void CpuBackend::layer_norm_backward(Tensor x, Tensor gamma, Tensor mean, Tensor rstd, Tensor dy,
                                      Tensor dx, Tensor dgamma, Tensor dbeta) {
-    checks::layer_norm(x, gamma, mean, rstd);
-    TWP_CHECK(dy.shape == x.shape && (dx.empty() || dx.shape == x.shape),
-              "layer_norm_backward: dy " << dy.shape.str() << " / dx " << dx.shape.str()
-                                         << " must be shaped like x " << x.shape.str());
-    TWP_CHECK(dgamma.shape == gamma.shape && dbeta.shape == gamma.shape,
-              "layer_norm_backward: dgamma " << dgamma.shape.str() << " / dbeta "
-                                             << dbeta.shape.str() << " must be shaped like gamma "
-                                             << gamma.shape.str());
+    checks::layer_norm_backward(x, gamma, mean, rstd, dy, dx, dgamma, dbeta);
     cpu::layer_norm_backward(x.data, gamma.data, mean.data, rstd.data, dy.data, dx.data,
                              dgamma.data, dbeta.data, x.dim(0), x.dim(1));
 }
 
 void CpuBackend::dropout_forward(Tensor x, Tensor y, DropoutSpec spec) {
-    checks::same_size(x, y, "dropout_forward");
-    checks::dropout(spec, "dropout_forward");
+    checks::dropout(x, y, spec, "dropout_forward");
     cpu::dropout(x.data, y.data, x.numel(), spec);
 }
 
 void CpuBackend::dropout_backward(Tensor dy, Tensor dx, DropoutSpec spec) {
-    checks::same_size(dy, dx, "dropout_backward");
-    checks::dropout(spec, "dropout_backward");
+    checks::dropout(dy, dx, spec, "dropout_backward");
     cpu::dropout(dy.data, dx.data, dy.numel(), spec);  // the same mask and scale: dropout is linear
 }
 
 void CpuBackend::attention_forward(Tensor qkv, int heads, DropoutSpec dropout, Tensor probs,
                                    Tensor out) {
-    const AttentionDims d = checks::attention(qkv, heads, probs, out);
-    checks::dropout(dropout, "attention_forward");
+    const AttentionDims d = checks::attention_forward(qkv, heads, dropout, probs, out);
     cpu::attention_forward(qkv.data, probs.data, out.data, d, dropout);
 }
 
 void CpuBackend::attention_backward(Tensor qkv, int heads, DropoutSpec dropout, Tensor probs,
                                     Tensor dout, Tensor dqkv) {
-    const AttentionDims d = checks::attention(qkv, heads, probs, dout);
-    TWP_CHECK(dqkv.shape == qkv.shape, "attention_backward: dqkv " << dqkv.shape.str()
-                                                                   << " vs qkv " << qkv.shape.str());
-    checks::dropout(dropout, "attention_backward");
+    const AttentionDims d = checks::attention_backward(qkv, heads, dropout, probs, dout, dqkv);
     cpu::attention_backward(qkv.data, probs.data, dout.data, dqkv.data, d, dropout);
 }
 
 void CpuBackend::mse_loss_forward(Tensor pred, Tensor target, Tensor loss) {
-    checks::mse_loss(pred, target, "mse_loss_forward");
-    TWP_CHECK_SHAPE(loss, 1);
+    checks::mse_loss_forward(pred, target, loss);
     cpu::mse_loss_forward(pred.data, target.data, loss.data, pred.numel());
 }
 
 void CpuBackend::mse_loss_backward(Tensor pred, Tensor target, Tensor dpred) {
-    checks::mse_loss(pred, target, "mse_loss_backward");
-    TWP_CHECK(dpred.shape == pred.shape, "mse_loss_backward: dpred " << dpred.shape.str()
-                                                                     << " vs pred " << pred.shape.str());
+    checks::mse_loss_backward(pred, target, dpred);
     cpu::mse_loss_backward(pred.data, target.data, dpred.data, pred.numel());
 }
 
 void CpuBackend::adam_update(Tensor params, Tensor grads, Tensor m, Tensor v, int64_t step,
                              const AdamConfig& config) {
-    checks::same_size(params, grads, "adam_update");
-    checks::same_size(params, m, "adam_update");
-    checks::same_size(params, v, "adam_update");
-    TWP_CHECK(step >= 1, "adam_update: step " << step << " (steps count from 1)");
+    checks::adam_update(params, grads, m, v, step);
     cpu::adam_update(params.data, grads.data, m.data, v.data, params.numel(), step,
                      config.learning_rate, config.beta1, config.beta2, config.eps);
 }
 
 void CpuBackend::sgd_update(Tensor params, Tensor grads, Tensor momentum_buffer,
                             const SgdConfig& config) {
-    checks::same_size(params, grads, "sgd_update");
-    checks::same_size(params, momentum_buffer, "sgd_update");
+    checks::sgd_update(params, grads, momentum_buffer);
     cpu::sgd_update(params.data, grads.data, momentum_buffer.data, params.numel(),
                     config.learning_rate, config.momentum, config.weight_decay);
 }

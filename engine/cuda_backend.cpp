@@ -175,11 +175,9 @@ void CudaBackend::linear_forward(Tensor x, Tensor w, Tensor b, Tensor y, Activat
 
 // dx [B, In] = dy · w; dw [Out, In] = dy^T · x; db [Out] = column sums of dy.
 void CudaBackend::linear_backward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db) {
-    checks::linear(x, w, db, dy);
-    TWP_CHECK(dw.shape == w.shape, "linear_backward: dw " << dw.shape.str() << " vs w " << w.shape.str());
+    checks::linear_backward(x, w, dy, dx, dw, db);
     const int64_t batch = x.dim(0), in = x.dim(1), out = w.dim(0);
     if (!dx.empty()) {
-        TWP_CHECK(dx.shape == x.shape, "linear_backward: dx " << dx.shape.str() << " vs x " << x.shape.str());
         kernels::gemm(false, false, batch, in, out, 1.0f, dy.data, out, w.data, in, 0.0f, dx.data, in, *libraries_, gemm_math(tf32_));
     }
     kernels::gemm(true, false, out, in, batch, 1.0f, dy.data, out, x.data, in, 0.0f, dw.data, in, *libraries_, gemm_math(tf32_));

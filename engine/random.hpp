@@ -42,7 +42,7 @@ TWP_HOST_DEVICE constexpr float uniform_from_bits(uint32_t bits) { return float(
 // Independent streams of one seed: what a stream is used for picks its id.
 enum class RngStream : uint32_t { kInit = 1, kShuffle = 2, kDropout = 3 };
 
-// Dropout's random bits (DropoutSpec, engine/backend.hpp): counter c is word c & 3 of Philox block
+// Dropout's random bits (DropoutSpec, engine/op_params.hpp): counter c is word c & 3 of Philox block
 // c >> 2 of the kDropout stream, so four consecutive counters cost one block.
 TWP_HOST_DEVICE constexpr PhiloxBlock dropout_block(uint64_t seed, uint64_t block) {
     return philox4x32({static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32),

@@ -79,10 +79,7 @@ bool aligned16(const void* pointer) { return reinterpret_cast<std::uintptr_t>(po
 
 void adam_update(Tensor params, Tensor grads, Tensor m, Tensor v, int64_t step,
                  const AdamConfig& config, Stream stream) {
-    checks::same_size(params, grads, "adam_update");
-    checks::same_size(params, m, "adam_update");
-    checks::same_size(params, v, "adam_update");
-    TWP_CHECK(step >= 1, "adam_update: step " << step << " (steps count from 1)");
+    checks::adam_update(params, grads, m, v, step);
     const int64_t count = params.numel();
     if (count == 0) return;
     const double bias_correction1 = 1.0 - std::pow(double(config.beta1), double(step));

@@ -34,8 +34,7 @@ __global__ void add_row_broadcast_kernel(const float* x /* [count / width, width
 }  // namespace
 
 void add(Tensor a, Tensor b, Tensor y, Stream stream) {
-    checks::same_size(a, b, "add");
-    checks::same_size(a, y, "add");
+    checks::add(a, b, y);
     const int64_t count = a.numel();
     if (count == 0) return;
     launch("add", add_kernel, dim3(elementwise_grid(count)), dim3(kBlock), 0, stream,

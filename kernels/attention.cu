@@ -276,8 +276,8 @@ struct Prepared {
     int64_t blocks;
 };
 
+// After the shared checks (engine/op_checks.hpp): the kernels' own limits, and their arguments.
 Prepared prepare(const AttentionDims& dims, const DropoutSpec& dropout, const char* op) {
-    checks::dropout(dropout, op);
     TWP_CHECK(dims.seq <= kAttentionMaxSeq,
               op << ": sequence length " << dims.seq << " exceeds the kernel's limit of "
                  << kAttentionMaxSeq << " (the S x S matrices live in shared memory)");
@@ -299,7 +299,7 @@ Prepared prepare(const AttentionDims& dims, const DropoutSpec& dropout, const ch
 
 void attention_forward(Tensor qkv, int heads, const DropoutSpec& dropout, Tensor probs, Tensor out,
                        Stream stream) {
-    const AttentionDims dims = checks::attention(qkv, heads, probs, out);
+    const AttentionDims dims = checks::attention_forward(qkv, heads, dropout, probs, out);
     const Prepared prepared = prepare(dims, dropout, "attention_forward");
     if (prepared.blocks == 0) return;
     const size_t shared_bytes = sizeof(double) * size_t(dims.seq * dims.seq) +
@@ -311,10 +311,7 @@ void attention_forward(Tensor qkv, int heads, const DropoutSpec& dropout, Tensor
 
 void attention_backward(Tensor qkv, int heads, const DropoutSpec& dropout, Tensor probs, Tensor dout,
                         Tensor dqkv, Stream stream) {
-    const AttentionDims dims = checks::attention(qkv, heads, probs, dout);
-    TWP_CHECK(dqkv.shape == qkv.shape, "attention_backward: dqkv " << dqkv.shape.str()
-                                                                   << " must be shaped like qkv "
-                                                                   << qkv.shape.str());
+    const AttentionDims dims = checks::attention_backward(qkv, heads, dropout, probs, dout, dqkv);
     const uintptr_t qkv_begin = reinterpret_cast<uintptr_t>(qkv.data),
                     dqkv_begin = reinterpret_cast<uintptr_t>(dqkv.data);
     const uintptr_t bytes = sizeof(float) * uintptr_t(qkv.numel());

@@ -1,7 +1,7 @@
 // The core of multi-head self-attention (Backend::attention_forward / attention_backward,
-// engine/backend.hpp), fused: one thread block per (batch item, head) computes the head's scores,
-// softmax, dropout and output (forward), or its dq, dk, dv (backward), keeping the S x S matrices
-// in shared memory. The same formulas, in double, as the CPU backend (engine/cpu/attention.cpp),
+// engine/backend.hpp; DropoutSpec in engine/op_params.hpp), fused: one thread block per (batch
+// item, head) computes the head's scores, softmax, dropout and output (forward), or its dq, dk,
+// dv (backward), keeping the S x S matrices in shared memory. The same formulas, in double, as the CPU backend (engine/cpu/attention.cpp),
 // with the dropout multipliers drawn by the CPU's Philox functions (engine/random.hpp), so both
 // backends agree to about one float rounding and draw identical masks. Deterministic: fixed
 // reduction orders, no atomics. Plain C++ declarations: includable without any CUDA header.
@@ -10,7 +10,7 @@
 // Dh = D / heads is any positive size (it is streamed through shared memory in tiles).
 #pragma once
 
-#include "engine/backend.hpp"
+#include "engine/op_params.hpp"
 #include "engine/tensor.hpp"
 #include "kernels/stream.hpp"
 

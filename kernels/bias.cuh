@@ -4,7 +4,7 @@
 // Plain C++ declarations: includable without any CUDA header.
 #pragma once
 
-#include "engine/backend.hpp"
+#include "engine/op_params.hpp"
 #include "engine/tensor.hpp"
 #include "kernels/stream.hpp"
 

@@ -278,11 +278,7 @@ int64_t conv2d_backward_workspace_floats(Shape x, Shape w, int padding) {
 
 void conv2d_backward(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw, Tensor db, int padding,
                      Tensor workspace, Stream stream) {
-    // The CPU backend's checks (engine/cpu_backend.cpp).
-    const Conv2dDims d = checks::conv2d(x, w, db, dy, padding);
-    TWP_CHECK(dw.shape == w.shape, "conv2d dw " << dw.shape.str() << " vs w " << w.shape.str());
-    if (!dx.empty())
-        TWP_CHECK(dx.shape == x.shape, "conv2d dx " << dx.shape.str() << " vs x " << x.shape.str());
+    const Conv2dDims d = checks::conv2d_backward(x, w, dy, dx, dw, db, padding);
     const int64_t chunks = chunk_count(d.batch);
     checks::workspace(workspace, chunks * d.out_channels * (d.patch() + 1), "conv2d_backward");
     if (d.out_channels == 0) return;

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "engine/backend.hpp"
+#include "engine/op_params.hpp"
 #include "engine/tensor.hpp"
 #include "kernels/stream.hpp"
 

@@ -41,8 +41,7 @@ __global__ void dropout_kernel(const float* x /* [count] */, float* y /* [count]
 }
 
 void dropout(Tensor x, Tensor y, const DropoutSpec& spec, Stream stream, const char* op) {
-    checks::same_size(x, y, op);
-    checks::dropout(spec, op);
+    checks::dropout(x, y, spec, op);
     const int64_t count = x.numel();
     if (count == 0) return;
     if (spec.p == 0.0f) {  // the identity: no random numbers, as the CPU op

@@ -1,11 +1,11 @@
-// Dropout with the counter-based mask of DropoutSpec (engine/backend.hpp): element i is kept iff
+// Dropout with the counter-based mask of DropoutSpec (engine/op_params.hpp): element i is kept iff
 // dropout_keep(seed, offset + i, p) (engine/random.hpp), kept values scaled by 1 / (1 - p), dropped
 // ones multiplied by 0 (so NaN stays NaN, as on the CPU). The kernel calls the same generator
 // functions as the CPU backend (engine/cpu/dropout.cpp), so both draw identical masks; nothing is
 // stored, and backward redraws the mask. Plain C++ declarations: includable without a CUDA header.
 #pragma once
 
-#include "engine/backend.hpp"
+#include "engine/op_params.hpp"
 #include "engine/tensor.hpp"
 #include "kernels/stream.hpp"
 

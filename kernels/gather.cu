@@ -42,22 +42,16 @@ __global__ void gather_labels_kernel(const int32_t* __restrict__ src /* [src_cou
 }  // namespace
 
 void gather_rows(Tensor src, IndexTensor rows, Tensor dst, Stream stream) {
-    // The CPU backend's shape checks (engine/cpu_backend.cpp).
-    TWP_CHECK(rows.shape.rank == 1 && dst.shape.rank >= 1 && dst.dim(0) == rows.dim(0),
-              "gather_rows: " << rows.shape.str() << " rows into " << dst.shape.str());
-    if (dst.numel() == 0) return;
-    const int64_t row_size = dst.numel() / dst.dim(0);
-    TWP_CHECK(src.shape.rank >= 1 && src.numel() == src.dim(0) * row_size,
-              "gather_rows: source rows " << src.shape.str() << " differ from " << dst.shape.str());
+    const int64_t row_size = checks::gather_rows(src, rows, dst);
     const int64_t count = dst.numel();
+    if (count == 0) return;
     launch("gather_rows", gather_rows_kernel, dim3(elementwise_grid(count)), dim3(kBlock), 0, stream,
            static_cast<const float*>(src.data), static_cast<const int32_t*>(rows.data), dst.data,
            count, row_size, src.dim(0));
 }
 
 void gather_labels(IndexTensor src, IndexTensor rows, IndexTensor dst, Stream stream) {
-    TWP_CHECK(rows.shape == dst.shape, "gather_labels: " << rows.shape.str() << " vs "
-                                                         << dst.shape.str());
+    checks::gather_labels(rows, dst);
     const int64_t count = rows.numel();
     if (count == 0) return;
     launch("gather_labels", gather_labels_kernel, dim3(elementwise_grid(count)), dim3(kBlock), 0, stream,

@@ -137,11 +137,7 @@ unsigned row_blocks(int64_t rows) { return unsigned((rows + kRowsPerBlock - 1) /
 
 void layer_norm_forward(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor y, Tensor mean,
                         Tensor rstd, Stream stream) {
-    checks::layer_norm(x, gamma, mean, rstd);
-    TWP_CHECK(beta.shape == gamma.shape && y.shape == x.shape,
-              "layer_norm_forward: beta " << beta.shape.str() << " / y " << y.shape.str()
-                                          << " must be shaped like gamma / x");
-    TWP_CHECK(eps >= 0.0f, "layer_norm_forward: eps " << eps << " is negative");
+    checks::layer_norm_forward(x, gamma, beta, eps, y, mean, rstd);
     const int64_t rows = x.dim(0), width = x.dim(1);
     if (rows == 0) return;
     launch("layer_norm_forward", layer_norm_forward_kernel, dim3(row_blocks(rows)),
@@ -152,14 +148,7 @@ void layer_norm_forward(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor y
 
 void layer_norm_backward(Tensor x, Tensor gamma, Tensor mean, Tensor rstd, Tensor dy, Tensor dx,
                          Tensor dgamma, Tensor dbeta, Stream stream) {
-    checks::layer_norm(x, gamma, mean, rstd);
-    TWP_CHECK(dy.shape == x.shape && (dx.empty() || dx.shape == x.shape),
-              "layer_norm_backward: dy " << dy.shape.str() << " / dx " << dx.shape.str()
-                                         << " must be shaped like x " << x.shape.str());
-    TWP_CHECK(dgamma.shape == gamma.shape && dbeta.shape == gamma.shape,
-              "layer_norm_backward: dgamma " << dgamma.shape.str() << " / dbeta "
-                                             << dbeta.shape.str() << " must be shaped like gamma "
-                                             << gamma.shape.str());
+    checks::layer_norm_backward(x, gamma, mean, rstd, dy, dx, dgamma, dbeta);
     const int64_t rows = x.dim(0), width = x.dim(1);
     // The parameter gradients first: dx may alias dy, which they read.
     launch("layer_norm_parameter_grad", layer_norm_parameter_grad_kernel,

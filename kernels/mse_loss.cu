@@ -52,17 +52,14 @@ __global__ void mse_loss_backward_kernel(const float* pred /* [count] */,
 }  // namespace
 
 void mse_loss_forward(Tensor pred, Tensor target, Tensor loss, Stream stream) {
-    checks::mse_loss(pred, target, "mse_loss_forward");
-    TWP_CHECK_SHAPE(loss, 1);
+    checks::mse_loss_forward(pred, target, loss);
     launch("mse_loss_forward", mse_loss_forward_kernel, dim3(1), dim3(kSumBlock), 0, stream,
            static_cast<const float*>(pred.data), static_cast<const float*>(target.data), loss.data,
            pred.numel());
 }
 
 void mse_loss_backward(Tensor pred, Tensor target, Tensor dpred, Stream stream) {
-    checks::mse_loss(pred, target, "mse_loss_backward");
-    TWP_CHECK(dpred.shape == pred.shape, "mse_loss_backward: dpred " << dpred.shape.str()
-                                                                     << " vs pred " << pred.shape.str());
+    checks::mse_loss_backward(pred, target, dpred);
     const int64_t count = pred.numel();
     const float norm = float(2.0 / double(count));
     launch("mse_loss_backward", mse_loss_backward_kernel, dim3(elementwise_grid(count)),

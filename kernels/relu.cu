@@ -43,8 +43,7 @@ void relu_forward(Tensor x, Tensor y, Stream stream) {
 }
 
 void relu_backward(Tensor y, Tensor dy, Tensor dx, Stream stream) {
-    checks::same_size(y, dy, "relu_backward");
-    checks::same_size(y, dx, "relu_backward");
+    checks::relu_backward(y, dy, dx);
     const int64_t count = y.numel();
     if (count == 0) return;
     launch("relu_backward", relu_backward_kernel, dim3(elementwise_grid(count)), dim3(kBlock), 0, stream,

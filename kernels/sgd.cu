@@ -81,8 +81,7 @@ bool aligned16(const void* pointer) { return reinterpret_cast<std::uintptr_t>(po
 
 void sgd_update(Tensor params, Tensor grads, Tensor momentum_buffer, const SgdConfig& config,
                 Stream stream) {
-    checks::same_size(params, grads, "sgd_update");
-    checks::same_size(params, momentum_buffer, "sgd_update");
+    checks::sgd_update(params, grads, momentum_buffer);
     const int64_t count = params.numel();
     if (count == 0) return;
     const bool vectorized =

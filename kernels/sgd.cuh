@@ -1,10 +1,10 @@
 // torch.optim.SGD over one flat parameter buffer, exactly the CPU backend's step
-// (engine/cpu/sgd.cpp, the formula in engine/backend.hpp's SgdConfig):
+// (engine/cpu/sgd.cpp, the formula at SgdConfig in engine/op_params.hpp):
 //   d = g + weight_decay * p;  buf = momentum * buf + d;  p = p - learning_rate * buf.
 // Plain C++ declarations: includable without any CUDA header.
 #pragma once
 
-#include "engine/backend.hpp"
+#include "engine/op_params.hpp"
 #include "engine/tensor.hpp"
 #include "kernels/stream.hpp"
 

@@ -102,16 +102,18 @@ unsigned grid_for(int64_t batch) {
     return unsigned((batch + kRowsPerBlock - 1) / kRowsPerBlock);
 }
 
+// After the shared checks: the kernels take the class count as an int.
+void check_classes(const Tensor& logits) {
+    TWP_CHECK(logits.dim(1) > 0 && logits.dim(1) <= INT_MAX,
+              "softmax_cross_entropy: " << logits.dim(1) << " classes");
+}
+
 }  // namespace
 
 void softmax_cross_entropy_forward(Tensor logits, IndexTensor labels, Tensor losses,
                                    IndexTensor correct, Stream stream) {
-    checks::classification(logits, labels);
-    TWP_CHECK(losses.shape == labels.shape && correct.shape == labels.shape,
-              "losses " << losses.shape.str() << " / correct " << correct.shape.str()
-                        << " must be shaped like labels " << labels.shape.str());
-    TWP_CHECK(logits.dim(1) > 0 && logits.dim(1) <= INT_MAX,
-              "softmax_cross_entropy: " << logits.dim(1) << " classes");
+    checks::softmax_cross_entropy_forward(logits, labels, losses, correct);
+    check_classes(logits);
     const int64_t batch = logits.dim(0);
     if (batch == 0) return;
     launch("softmax_cross_entropy_forward", softmax_cross_entropy_forward_kernel,
@@ -122,11 +124,8 @@ void softmax_cross_entropy_forward(Tensor logits, IndexTensor labels, Tensor los
 
 void softmax_cross_entropy_backward(Tensor logits, IndexTensor labels, Tensor dlogits,
                                     Stream stream) {
-    checks::classification(logits, labels);
-    TWP_CHECK(dlogits.shape == logits.shape, "dlogits " << dlogits.shape.str() << " vs logits "
-                                                        << logits.shape.str());
-    TWP_CHECK(logits.dim(1) > 0 && logits.dim(1) <= INT_MAX,
-              "softmax_cross_entropy: " << logits.dim(1) << " classes");
+    checks::softmax_cross_entropy_backward(logits, labels, dlogits);
+    check_classes(logits);
     const int64_t batch = logits.dim(0);
     if (batch == 0) return;
     launch("softmax_cross_entropy_backward", softmax_cross_entropy_backward_kernel,

@@ -40,13 +40,8 @@ CudaBackend& cuda() {
     return instance;
 }
 
+using test::largest_magnitude;
 using test::relative_difference;
-
-double max_abs(const std::vector<float>& values) {
-    double largest = 0;
-    for (const float v : values) largest = std::max(largest, double(std::abs(v)));
-    return largest;
-}
 
 // One model and its optimizer state on a backend, trained step by step on given rows.
 struct Trainer {
@@ -251,7 +246,7 @@ TEST_CASE("a transformer training step on the CUDA backend equals the CPU backen
             CAPTURE(e.name);
             const std::vector<float> g = slice(gpu[step].gradients, e), h = slice(host[step].gradients, e);
             const std::vector<float> pg = slice(gpu[step].parameters, e), ph = slice(host[step].parameters, e);
-            const double gradient_scale = max_abs(h), parameter_scale = max_abs(ph);
+            const double gradient_scale = largest_magnitude(h), parameter_scale = largest_magnitude(ph);
             const double parameter_tolerance = 1e-5 * parameter_scale + 0.01 * double(adam.learning_rate);
             const bool k_bias = e.name.find("in_proj_bias") != std::string::npos;  // [q | k | v] biases
             for (int64_t i = 0; i < e.shape.numel(); ++i) {

@@ -1,7 +1,8 @@
 // The fused attention kernels (kernels/attention.*) against the CPU backend's attention, the
 // reference. Like the other kernel tests, the file runs emulated on the CPU (twp_kernel_tests) and
 // natively on a GPU (twp_kernel_tests_gpu). Outputs are poisoned with NaN on the device before
-// every launch (an element the kernel forgets to write fails), inputs are fresh seeded random
+// every launch (an element the kernel forgets to write fails) and sit between guards that every
+// download checks (tests/kernel_check.hpp: a write past either end fails), inputs are fresh seeded random
 // values, and the cases loop over sequence lengths 1..32 (the kernel's limit), head widths from 1
 // to 4096 (one tile of 64 columns, several, a partial last one), 1 to 8 heads, batches of 1 to 4,
 // with and without dropout.
@@ -25,7 +26,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -38,35 +38,14 @@
 
 using namespace twp;
 using namespace twp::test;
-using kernels::DeviceArray;
 
 namespace {
 
 constexpr double kTolerance = 1e-6;
 
-// Bit for bit: two runs of the same kernel.
-void require_same_bits(const std::vector<float>& actual, const std::vector<float>& expected) {
-    REQUIRE(actual.size() == expected.size());
-    for (size_t i = 0; i < actual.size(); ++i)
-        if (std::memcmp(&actual[i], &expected[i], sizeof(float)) != 0) {
-            INFO("first difference at " << i << " of " << actual.size() << ": " << actual[i] << " vs "
-                                        << expected[i]);
-            REQUIRE(false);
-        }
-}
-
-// |a - e| <= kTolerance * (|e| + scale), scale = max |e|; NaN or Inf fails. Raises `worst` to
-// this comparison's largest |a - e| / (|e| + scale).
-void require_close(const std::vector<float>& actual, const std::vector<float>& expected, double& worst) {
-    REQUIRE(actual.size() == expected.size());
-    double scale = 0;
-    for (const float e : expected) scale = std::max(scale, double(std::abs(e)));
-    REQUIRE_CLOSE(actual, expected, kTolerance, kTolerance * scale);
-    for (size_t i = 0; i < actual.size(); ++i) {
-        const double e = expected[i];
-        if (scale > 0) worst = std::max(worst, std::abs(double(actual[i]) - e) / (std::abs(e) + scale));
-    }
-}
+// |a - e| <= kTolerance * (|e| + scale), scale = max |e| (see the top of the file); NaN or Inf
+// fails. require_close returns the worst |a - e| / that tolerance, which the main test tracks.
+const Tolerance kAttentionTolerance = Tolerance(kTolerance).with_largest(kTolerance);
 
 struct Case {
     int64_t batch, seq, heads, head_dim;
@@ -85,7 +64,7 @@ std::vector<Case> cases() {
 TEST_CASE("attention kernels match the CPU backend, with and without dropout",
           "[kernels][transformer][attention]") {
     uint64_t data_seed = 2000;
-    double worst = 0;
+    double worst = 0;  // the largest |a - e| / tolerance
     for (const Case c : cases())
         for (const DropoutSpec dropout : {DropoutSpec{0.0f, 0, 0}, DropoutSpec{0.1f, 42, 5},
                                           DropoutSpec{0.5f, (uint64_t{1} << 63) + 7, (uint64_t{1} << 33) + 3}}) {
@@ -104,31 +83,25 @@ TEST_CASE("attention kernels match the CPU backend, with and without dropout",
             cpu().attention_backward(view(qkv, qkv_shape), int(c.heads), dropout, view(probs, probs_shape),
                                      view(dout, out_shape), view(dqkv, qkv_shape));
 
-            DeviceArray<float> qkv_d = on_device(qkv), dout_d = on_device(dout);
-            DeviceArray<float> probs_d = poisoned_floats(probs_shape.numel()),
-                               out_d = poisoned_floats(out_shape.numel()),
-                               dqkv_d = poisoned_floats(qkv_shape.numel());
+            GuardedArray<float> qkv_d = on_device(qkv), dout_d = on_device(dout);
+            GuardedArray<float> probs_d = poisoned_floats(probs_shape.numel()),
+                                 out_d = poisoned_floats(out_shape.numel()),
+                                 dqkv_d = poisoned_floats(qkv_shape.numel());
             kernels::attention_forward(view(qkv_d, qkv_shape), int(c.heads), dropout,
                                        view(probs_d, probs_shape), view(out_d, out_shape), nullptr);
             const auto actual_probs = download(probs_d), actual_out = download(out_d);
-            {
-                INFO("probs");
-                require_close(actual_probs, probs, worst);
-            }
-            {
-                INFO("out");
-                require_close(actual_out, out, worst);
-            }
+            worst = std::max(worst,
+                             require_close(actual_probs, probs, kAttentionTolerance, "probs").worst_ratio);
+            worst = std::max(worst,
+                             require_close(actual_out, out, kAttentionTolerance, "out").worst_ratio);
             // The backward reads the CPU's probs, so that it is compared on the same input.
-            DeviceArray<float> cpu_probs_d = on_device(probs);
+            GuardedArray<float> cpu_probs_d = on_device(probs);
             kernels::attention_backward(view(qkv_d, qkv_shape), int(c.heads), dropout,
                                         view(cpu_probs_d, probs_shape), view(dout_d, out_shape),
                                         view(dqkv_d, qkv_shape), nullptr);
             const auto actual_dqkv = download(dqkv_d);
-            {
-                INFO("dqkv");
-                require_close(actual_dqkv, dqkv, worst);
-            }
+            worst = std::max(worst,
+                             require_close(actual_dqkv, dqkv, kAttentionTolerance, "dqkv").worst_ratio);
             // Again: the same bits (fixed reduction orders, no atomics).
             poison(probs_d);
             poison(out_d);
@@ -142,7 +115,7 @@ TEST_CASE("attention kernels match the CPU backend, with and without dropout",
                                         view(dqkv_d, qkv_shape), nullptr);
             require_same_bits(download(dqkv_d), actual_dqkv);
         }
-    WARN("attention kernels vs the CPU backend: worst |a - e| / (|e| + scale) = " << worst
+    WARN("attention kernels vs the CPU backend: worst |a - e| / (|e| + scale) = " << worst * kTolerance
          << " (tolerance " << kTolerance << ")");
 }
 
@@ -156,8 +129,8 @@ TEST_CASE("attention kernels draw the dropout mask of the Philox formula", "[ker
         for (int64_t h = 0; h < heads; ++h)
             for (int64_t j = 0; j < seq; ++j) qkv[as_size((b * seq + j) * 3 * dim + 2 * dim + h * head_dim + j)] = 1.0f;
     const Shape qkv_shape{batch, seq, 3 * dim}, probs_shape{batch, heads, seq, seq}, out_shape{batch, seq, dim};
-    DeviceArray<float> qkv_d = on_device(qkv), probs_d = poisoned_floats(probs_shape.numel()),
-                       out_d = poisoned_floats(out_shape.numel());
+    GuardedArray<float> qkv_d = on_device(qkv), probs_d = poisoned_floats(probs_shape.numel()),
+                         out_d = poisoned_floats(out_shape.numel());
     kernels::attention_forward(view(qkv_d, qkv_shape), int(heads), dropout, view(probs_d, probs_shape),
                                view(out_d, out_shape), nullptr);
     const auto probs = download(probs_d), out = download(out_d);
@@ -189,7 +162,7 @@ TEST_CASE("attention kernels draw the dropout mask of the Philox formula", "[ker
 }
 
 TEST_CASE("attention launchers refuse bad shapes", "[kernels][transformer][attention]") {
-    DeviceArray<float> a(4 * 33 * 33 * 3), b(4 * 33 * 33 * 3), c(4 * 33 * 33 * 3);
+    GuardedArray<float> a(4 * 33 * 33 * 3), b(4 * 33 * 33 * 3), c(4 * 33 * 33 * 3);
     const Tensor qkv = view(a, {2, 3, 12}), probs = view(b, {2, 2, 3, 3}), out = view(c, {2, 3, 4});
     // heads do not divide D = 4; probs shaped for other heads; out too narrow
     CHECK_THROWS_AS(kernels::attention_forward(qkv, 3, DropoutSpec{}, view(b, {2, 3, 3, 3}), out, nullptr), Error);

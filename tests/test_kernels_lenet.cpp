@@ -1,8 +1,10 @@
 // The CUDA kernels LeNet-5's base training needs (kernels/conv2d, maxpool2, relu, bias,
 // softmax_cross_entropy, sgd, gather, fill, reduce_sum), each against the CPU backend, the
 // reference. The same file runs emulated on the CPU (twp_kernel_tests) and natively on a GPU
-// (twp_kernel_tests_gpu): memory comes from DeviceArray, outputs are poisoned on the device (NaN,
-// or -7 for indices) before every launch so that an element a kernel forgets to write fails.
+// (twp_kernel_tests_gpu): memory comes from GuardedArray (tests/kernel_check.hpp: guards before
+// and after every array, checked at every download, so that a write past either end fails),
+// outputs are poisoned on the device (NaN, or -7 for indices) before every launch so that an
+// element a kernel forgets to write fails.
 //
 // Tolerances: what must be exact is compared bit for bit (maxpool, ReLU, gathers, argmax and
 // correct flags, the bias add, SGD, integer sums). A float sum whose order differs from the CPU's
@@ -15,7 +17,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <sstream>
 #include <string>
@@ -37,51 +38,16 @@
 
 using namespace twp;
 using namespace twp::test;
-using kernels::DeviceArray;
 
 namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr double kRtol = 1e-5;
 
-// ---- comparisons ----
-// Bit for bit (so NaN matches NaN of the same payload), reporting the first difference.
-template <class T>
-void require_same_bits(const std::vector<T>& actual, const std::vector<T>& expected) {
-    REQUIRE(actual.size() == expected.size());
-    for (size_t i = 0; i < actual.size(); ++i)
-        if (std::memcmp(&actual[i], &expected[i], sizeof(T)) != 0) {
-            INFO("first difference at " << i << " of " << actual.size() << ": actual "
-                                        << actual[i] << ", expected " << expected[i]);
-            REQUIRE(false);
-        }
-}
-
-// |a - e| <= rtol * (1 + |e| + scale[i]) everywhere (see the top of the file); NaN/Inf fail.
-void require_close_scaled(const std::vector<float>& actual, const std::vector<float>& expected,
-                          const std::vector<float>& scale, double rtol = kRtol) {
-    REQUIRE(actual.size() == expected.size());
-    REQUIRE(scale.size() == expected.size());
-    size_t worst = 0;
-    double worst_ratio = 0, max_abs = 0;
-    for (size_t i = 0; i < actual.size(); ++i) {
-        const double a = actual[i], e = expected[i];
-        if (!std::isfinite(a) || !std::isfinite(e)) {
-            INFO("non-finite value at " << i << ": actual " << a << ", expected " << e);
-            REQUIRE(false);
-        }
-        const double error = std::abs(a - e);
-        const double ratio = error / (rtol * (1.0 + std::abs(e) + double(scale[i])));
-        max_abs = std::max(max_abs, error);
-        if (ratio > worst_ratio) {
-            worst_ratio = ratio;
-            worst = i;
-        }
-    }
-    INFO("worst index " << worst << " (actual " << actual[worst] << ", expected "
-                        << expected[worst] << ", scale " << scale[worst] << "), max abs error "
-                        << max_abs << ", worst error / tolerance " << worst_ratio);
-    REQUIRE(worst_ratio <= 1.0);
+// The tolerance of a float sum whose order differs from the CPU's (see the top of the file):
+// |a - e| <= 1e-5 * (1 + |e| + scale[i]), scale[i] the size of the terms summed into element i.
+Tolerance summed(std::vector<float> scale) {
+    return Tolerance(kRtol, kRtol).with_scale(std::move(scale));
 }
 
 std::vector<float> squared(std::vector<float> v) {
@@ -178,11 +144,11 @@ TEST_CASE("conv2d_forward kernel matches the CPU backend", "[kernels][lenet][con
             const ConvReference expected = cpu_conv(c, x, w, b, dy, activation);
             const ConvReference scale = conv_scales(c, x, w, b, dy);
 
-            DeviceArray<float> xd = on_device(x), wd = on_device(w), bd = on_device(b);
-            DeviceArray<float> yd = poisoned_floats(c.y().numel());
+            GuardedArray<float> xd = on_device(x), wd = on_device(w), bd = on_device(b);
+            GuardedArray<float> yd = poisoned_floats(c.y().numel());
             kernels::conv2d_forward(view(xd, c.x()), view(wd, c.w()), view(bd, {c.out_channels}),
                                     view(yd, c.y()), int(c.padding), activation, nullptr);
-            require_close_scaled(download(yd), expected.y, scale.y);
+            require_close(download(yd), expected.y, summed(scale.y));
         }
 }
 
@@ -198,12 +164,12 @@ TEST_CASE("conv2d_backward kernel matches the CPU backend and is deterministic",
         const ConvReference expected = cpu_conv(c, x, w, b, dy, Activation::kNone);
         const ConvReference scale = conv_scales(c, x, w, b, dy);
 
-        DeviceArray<float> xd = on_device(x), wd = on_device(w), dyd = on_device(dy);
-        DeviceArray<float> dxd = poisoned_floats(c.x().numel()), dwd = poisoned_floats(c.w().numel()),
-                           dbd = poisoned_floats(c.out_channels);
+        GuardedArray<float> xd = on_device(x), wd = on_device(w), dyd = on_device(dy);
+        GuardedArray<float> dxd = poisoned_floats(c.x().numel()), dwd = poisoned_floats(c.w().numel()),
+                             dbd = poisoned_floats(c.out_channels);
         // The workspace is poisoned too: every partial the kernels read must have been written.
-        DeviceArray<float> work =
-            poisoned_floats(kernels::conv2d_backward_workspace_floats(c.x(), c.w(), int(c.padding)));
+        GuardedArray<float> work =
+              poisoned_floats(kernels::conv2d_backward_workspace_floats(c.x(), c.w(), int(c.padding)));
         const auto run = [&](bool with_dx) {
             poison(dxd);
             poison(dwd);
@@ -216,18 +182,9 @@ TEST_CASE("conv2d_backward kernel matches the CPU backend and is deterministic",
         };
         run(true);
         const std::vector<float> dx = download(dxd), dw = download(dwd), db = download(dbd);
-        {
-            INFO("dx");
-            require_close_scaled(dx, expected.dx, scale.dx);
-        }
-        {
-            INFO("dw");
-            require_close_scaled(dw, expected.dw, scale.dw);
-        }
-        {
-            INFO("db");
-            require_close_scaled(db, expected.db, scale.db);
-        }
+        require_close(dx, expected.dx, summed(scale.dx), "dx");
+        require_close(dw, expected.dw, summed(scale.dw), "dw");
+        require_close(db, expected.db, summed(scale.db), "db");
         // Again, without dx: the same bits for dw and db, and dx left alone (still poisoned).
         run(false);
         require_same_bits(download(dwd), dw);
@@ -239,7 +196,7 @@ TEST_CASE("conv2d_backward kernel matches the CPU backend and is deterministic",
 }
 
 TEST_CASE("conv2d kernels reject wrong shapes before launching", "[kernels][lenet][conv2d]") {
-    DeviceArray<float> buffer(20000);
+    GuardedArray<float> buffer(20000);
     const Tensor x = view(buffer, {2, 6, 14, 14}), w = view(buffer, {16, 6, 5, 5});
     const Tensor b = view(buffer, {16}), y = view(buffer, {2, 16, 10, 10});
     CHECK_THROWS_AS(kernels::conv2d_forward(x, w, b, view(buffer, {2, 16, 10, 9}), 0,
@@ -256,7 +213,7 @@ TEST_CASE("conv2d kernels reject wrong shapes before launching", "[kernels][lene
                                              view(buffer, {needed}), nullptr),
                     Error);
     // A plane too large to stage in shared memory is refused, not run out of bounds.
-    DeviceArray<float> large(3 * 128 * 128);
+    GuardedArray<float> large(3 * 128 * 128);
     CHECK_THROWS_AS(kernels::conv2d_forward(view(large, {1, 3, 128, 128}), view(buffer, {2, 3, 3, 3}),
                                             view(buffer, {2}), view(large, {1, 2, 126, 126}), 0,
                                             Activation::kNone, nullptr),
@@ -290,18 +247,18 @@ TEST_CASE("maxpool2 kernels match the CPU backend bit for bit", "[kernels][lenet
             cpu().maxpool2_forward(view(xc, xs), view(y, ys), view(argmax, ys));
             cpu().maxpool2_backward(view(dyc, ys), view(argmax, ys), view(dx, xs));
 
-            DeviceArray<float> xd = on_device(x), yd = poisoned_floats(ys.numel());
-            DeviceArray<int32_t> argd = poisoned_indices(ys.numel());
+            GuardedArray<float> xd = on_device(x), yd = poisoned_floats(ys.numel());
+            GuardedArray<int32_t> argd = poisoned_indices(ys.numel());
             kernels::maxpool2_forward(view(xd, xs), view(yd, ys), view(argd, ys), nullptr);
             require_same_bits(download(yd), y);
             require_same_bits(download(argd), argmax);
 
-            DeviceArray<float> dyd = on_device(dy), dxd = poisoned_floats(xs.numel());
+            GuardedArray<float> dyd = on_device(dy), dxd = poisoned_floats(xs.numel());
             kernels::maxpool2_backward(view(dyd, ys), view(argd, ys), view(dxd, xs), nullptr);
             require_same_bits(download(dxd), dx);
         }
-    DeviceArray<float> buffer(1000);
-    DeviceArray<int32_t> indices(1000);
+    GuardedArray<float> buffer(1000);
+    GuardedArray<int32_t> indices(1000);
     CHECK_THROWS_AS(kernels::maxpool2_forward(view(buffer, {1, 1, 5, 4}), view(buffer, {1, 1, 2, 2}),
                                               view(indices, {1, 1, 2, 2}), nullptr),
                     Error);
@@ -323,10 +280,10 @@ TEST_CASE("relu kernels match the CPU backend bit for bit", "[kernels][lenet][re
         cpu().relu_forward(view(xc, {count}), view(y, {count}));
         cpu().relu_backward(view(y, {count}), view(dyc, {count}), view(dx, {count}));
 
-        DeviceArray<float> xd = on_device(x), yd = poisoned_floats(count);
+        GuardedArray<float> xd = on_device(x), yd = poisoned_floats(count);
         kernels::relu_forward(view(xd, {count}), view(yd, {count}), nullptr);
         require_same_bits(download(yd), y);
-        DeviceArray<float> dyd = on_device(dy), dxd = poisoned_floats(count);
+        GuardedArray<float> dyd = on_device(dy), dxd = poisoned_floats(count);
         kernels::relu_backward(view(yd, {count}), view(dyd, {count}), view(dxd, {count}), nullptr);
         require_same_bits(download(dxd), dx);
 
@@ -336,7 +293,7 @@ TEST_CASE("relu kernels match the CPU backend bit for bit", "[kernels][lenet][re
         kernels::relu_backward(view(yd, {count}), view(dyd, {count}), view(dyd, {count}), nullptr);
         require_same_bits(download(dyd), dx);
     }
-    DeviceArray<float> buffer(10);
+    GuardedArray<float> buffer(10);
     CHECK_THROWS_AS(kernels::relu_forward(view(buffer, {10}), view(buffer, {9}), nullptr), Error);
     CHECK_THROWS_AS(kernels::relu_backward(view(buffer, {10}), view(buffer, {10}), view(buffer, {5}),
                                            nullptr),
@@ -359,7 +316,7 @@ TEST_CASE("bias kernels match the CPU backend", "[kernels][lenet][bias]") {
             cpu().add_row_broadcast(view(y, ys), view(b, bs), view(expected, ys));
             if (activation == Activation::kRelu)
                 cpu().relu_forward(view(expected, ys), view(expected, ys));
-            DeviceArray<float> yd = on_device(y), bd = on_device(b);
+            GuardedArray<float> yd = on_device(y), bd = on_device(b);
             kernels::bias_activation(view(yd, ys), view(bd, bs), activation, nullptr);
             require_same_bits(download(yd), expected);
         }
@@ -376,15 +333,15 @@ TEST_CASE("bias kernels match the CPU backend", "[kernels][lenet][bias]") {
                               view(dw, {c.columns, 1}), view(db, bs));
         cpu().linear_backward(view(x, {c.rows, 1}), view(w, {c.columns, 1}), view(dy_squared, ys),
                               Tensor{}, view(unused, {c.columns, 1}), view(scale, bs));
-        DeviceArray<float> dyd = on_device(dy), dbd = poisoned_floats(c.columns);
+        GuardedArray<float> dyd = on_device(dy), dbd = poisoned_floats(c.columns);
         kernels::bias_gradient(view(dyd, ys), view(dbd, bs), nullptr);
         const std::vector<float> first = download(dbd);
-        require_close_scaled(first, db, square_root(scale));
+        require_close(first, db, summed(square_root(scale)));
         poison(dbd);
         kernels::bias_gradient(view(dyd, ys), view(dbd, bs), nullptr);
         require_same_bits(download(dbd), first);
     }
-    DeviceArray<float> buffer(100);
+    GuardedArray<float> buffer(100);
     CHECK_THROWS_AS(kernels::bias_activation(view(buffer, {10, 7}), view(buffer, {3}),
                                              Activation::kNone, nullptr),
                     Error);
@@ -421,12 +378,12 @@ TEST_CASE("softmax_cross_entropy kernels match the CPU backend",
             cpu().softmax_cross_entropy_backward(view(logits, ls), view(labels, bs),
                                                  view(dlogits, ls));
 
-            DeviceArray<float> ld = on_device(logits), lossd = poisoned_floats(c.batch);
-            DeviceArray<int32_t> labeld = on_device(labels), correctd = poisoned_indices(c.batch);
+            GuardedArray<float> ld = on_device(logits), lossd = poisoned_floats(c.batch);
+            GuardedArray<int32_t> labeld = on_device(labels), correctd = poisoned_indices(c.batch);
             kernels::softmax_cross_entropy_forward(view(ld, ls), view(labeld, bs), view(lossd, bs),
                                                    view(correctd, bs), nullptr);
             require_same_bits(download(correctd), correct);
-            DeviceArray<float> dld = poisoned_floats(ls.numel());
+            GuardedArray<float> dld = poisoned_floats(ls.numel());
             kernels::softmax_cross_entropy_backward(view(ld, ls), view(labeld, bs), view(dld, ls),
                                                     nullptr);
             std::vector<float> actual_losses = download(lossd), actual_dlogits = download(dld);
@@ -448,18 +405,18 @@ TEST_CASE("softmax_cross_entropy kernels match the CPU backend",
             }
             // Both sum the exponentials in double and round once: the float results agree to
             // well within 1e-5.
-            REQUIRE_CLOSE(actual_losses, losses, kRtol, kRtol);
-            REQUIRE_CLOSE(actual_dlogits, dlogits, kRtol, kRtol);
+            require_close(actual_losses, losses, {kRtol, kRtol});
+            require_close(actual_dlogits, dlogits, {kRtol, kRtol});
         }
 }
 
 TEST_CASE("softmax_cross_entropy kernels mark labels out of range",
           "[kernels][lenet][softmax_cross_entropy]") {
     const Shape ls{4, 10}, bs{4};
-    DeviceArray<float> logits = on_device(random_vector<float>(40, 650));
-    DeviceArray<int32_t> labels = on_device(std::vector<int32_t>{3, -1, 10, 9});
-    DeviceArray<float> losses = poisoned_floats(4), dlogits = poisoned_floats(40);
-    DeviceArray<int32_t> correct = poisoned_indices(4);
+    GuardedArray<float> logits = on_device(random_vector<float>(40, 650));
+    GuardedArray<int32_t> labels = on_device(std::vector<int32_t>{3, -1, 10, 9});
+    GuardedArray<float> losses = poisoned_floats(4), dlogits = poisoned_floats(40);
+    GuardedArray<int32_t> correct = poisoned_indices(4);
     kernels::softmax_cross_entropy_forward(view(logits, ls), view(labels, bs), view(losses, bs),
                                            view(correct, bs), nullptr);
     kernels::softmax_cross_entropy_backward(view(logits, ls), view(labels, bs), view(dlogits, ls),
@@ -473,7 +430,7 @@ TEST_CASE("softmax_cross_entropy kernels mark labels out of range",
         CHECK((hits[n] == 0 || (valid && hits[n] == 1)));
         for (int k = 0; k < 10; ++k) CHECK(std::isnan(grad[n * 10 + k]) != valid);
     }
-    DeviceArray<float> buffer(100);
+    GuardedArray<float> buffer(100);
     CHECK_THROWS_AS(kernels::softmax_cross_entropy_forward(view(buffer, {4, 10}), view(labels, {3}),
                                                            view(losses, {3}), view(correct, {3}),
                                                            nullptr),
@@ -491,8 +448,8 @@ TEST_CASE("sgd_update kernel takes the CPU backend's step bit for bit", "[kernel
             INFO(count << " parameters at offset " << offset);
             auto params = random_vector<float>(as_size(count), ++seed);
             auto momentum = std::vector<float>(as_size(count), 0.0f);
-            DeviceArray<float> pd(count + offset), gd(count + offset), md(count + offset);
-            const auto at = [&](DeviceArray<float>& a) { return Tensor{a.data() + offset, {count}}; };
+            GuardedArray<float> pd(count + offset), gd(count + offset), md(count + offset);
+            const auto at = [&](GuardedArray<float>& a) { return Tensor{a.data() + offset, {count}}; };
             std::vector<float> padded(as_size(count + offset), 0.0f);
             std::copy(params.begin(), params.end(), padded.begin() + offset);
             pd.upload(padded);
@@ -510,7 +467,7 @@ TEST_CASE("sgd_update kernel takes the CPU backend's step bit for bit", "[kernel
             require_same_bits(std::vector<float>(p.begin() + offset, p.end()), params);
             require_same_bits(std::vector<float>(m.begin() + offset, m.end()), momentum);
         }
-    DeviceArray<float> buffer(10);
+    GuardedArray<float> buffer(10);
     CHECK_THROWS_AS(kernels::sgd_update(view(buffer, {10}), view(buffer, {9}), view(buffer, {10}),
                                         SgdConfig{}, nullptr),
                     Error);
@@ -534,9 +491,9 @@ TEST_CASE("gather kernels match the CPU backend", "[kernels][lenet][gather]") {
         cpu().gather_labels(view(labels, {c.src[0]}), view(rows, {c.batch}),
                             view(dst_labels, {c.batch}));
 
-        DeviceArray<float> srcd = on_device(src), dstd = poisoned_floats(ds.numel());
-        DeviceArray<int32_t> rowsd = on_device(rows), labelsd = on_device(labels),
-                             dst_labelsd = poisoned_indices(c.batch);
+        GuardedArray<float> srcd = on_device(src), dstd = poisoned_floats(ds.numel());
+        GuardedArray<int32_t> rowsd = on_device(rows), labelsd = on_device(labels),
+                               dst_labelsd = poisoned_indices(c.batch);
         kernels::gather_rows(view(srcd, c.src), view(rowsd, {c.batch}), view(dstd, ds), nullptr);
         kernels::gather_labels(view(labelsd, {c.src[0]}), view(rowsd, {c.batch}),
                                view(dst_labelsd, {c.batch}), nullptr);
@@ -544,10 +501,10 @@ TEST_CASE("gather kernels match the CPU backend", "[kernels][lenet][gather]") {
         require_same_bits(download(dst_labelsd), dst_labels);
     }
     // A row index outside the source: a NaN row and the label -1, never a read out of bounds.
-    DeviceArray<float> src = on_device(random_vector<float>(12, 850)), dst = poisoned_floats(9);
-    DeviceArray<int32_t> labels = on_device(std::vector<int32_t>{4, 5, 6, 7});
-    DeviceArray<int32_t> rows = on_device(std::vector<int32_t>{1, 4, -1});
-    DeviceArray<int32_t> dst_labels = poisoned_indices(3);
+    GuardedArray<float> src = on_device(random_vector<float>(12, 850)), dst = poisoned_floats(9);
+    GuardedArray<int32_t> labels = on_device(std::vector<int32_t>{4, 5, 6, 7});
+    GuardedArray<int32_t> rows = on_device(std::vector<int32_t>{1, 4, -1});
+    GuardedArray<int32_t> dst_labels = poisoned_indices(3);
     kernels::gather_rows(view(src, {4, 3}), view(rows, {3}), view(dst, {3, 3}), nullptr);
     kernels::gather_labels(view(labels, {4}), view(rows, {3}), view(dst_labels, {3}), nullptr);
     const auto gathered = download(dst);
@@ -561,12 +518,24 @@ TEST_CASE("gather kernels match the CPU backend", "[kernels][lenet][gather]") {
     CHECK_THROWS_AS(kernels::gather_labels(view(labels, {4}), view(rows, {3}), view(dst_labels, {2}),
                                            nullptr),
                     Error);
+    // An empty batch is no error on either backend (the row size is dst's trailing dimensions),
+    // and source rows of another width are refused even then (engine/op_checks.hpp).
+    std::vector<float> host_src = random_vector<float>(12, 851), no_floats;
+    std::vector<int32_t> no_rows;
+    cpu().gather_rows(view(host_src, {4, 3}), view(no_rows, {0}), view(no_floats, {0, 3}));
+    poison(dst);
+    kernels::gather_rows(view(src, {4, 3}), view(rows, {0}), view(dst, {0, 3}), nullptr);
+    for (const float value : download(dst)) CHECK(std::isnan(value));  // nothing written
+    CHECK_THROWS_AS(cpu().gather_rows(view(host_src, {3, 4}), view(no_rows, {0}), view(no_floats, {0, 3})),
+                    Error);
+    CHECK_THROWS_AS(kernels::gather_rows(view(src, {3, 4}), view(rows, {0}), view(dst, {0, 3}), nullptr),
+                    Error);
 }
 
 TEST_CASE("fill kernel writes every element", "[kernels][lenet][fill]") {
     for (const int64_t count : {1, 255, 257, 61706, 300001}) {
         INFO("count " << count);
-        DeviceArray<float> x = poisoned_floats(count);
+        GuardedArray<float> x = poisoned_floats(count);
         kernels::fill(view(x, {count}), 0.25f, nullptr);
         require_same_bits(download(x), std::vector<float>(as_size(count), 0.25f));
     }
@@ -583,11 +552,11 @@ TEST_CASE("sum kernels add every element in a fixed order", "[kernels][lenet][re
                 for (float& v : x) v = std::abs(v);
             double expected = 0;  // what the training loop computes on the host
             for (float v : x) expected += v;
-            DeviceArray<float> xd = on_device(x), out = poisoned_floats(1);
+            GuardedArray<float> xd = on_device(x), out = poisoned_floats(1);
             kernels::sum(view(xd, {count}), view(out, {1}), nullptr);
             const std::vector<float> first = download(out);
             // Both accumulate in double: they differ by the float rounding of nearly equal doubles.
-            REQUIRE_CLOSE(first, std::vector<float>{float(expected)}, 1e-6, 1e-6);
+            require_close(first, std::vector<float>{float(expected)}, {1e-6, 1e-6});
             poison(out);
             kernels::sum(view(xd, {count}), view(out, {1}), nullptr);
             require_same_bits(download(out), first);
@@ -597,10 +566,10 @@ TEST_CASE("sum kernels add every element in a fixed order", "[kernels][lenet][re
         if (count > 2) flags[1] = -5;
         int64_t expected = 0;
         for (int32_t flag : flags) expected += flag;
-        DeviceArray<int32_t> flagsd = on_device(flags), out = poisoned_indices(1);
+        GuardedArray<int32_t> flagsd = on_device(flags), out = poisoned_indices(1);
         kernels::sum(view(flagsd, {count}), view(out, {1}), nullptr);
         CHECK(download(out) == std::vector<int32_t>{int32_t(expected)});
     }
-    DeviceArray<float> buffer(10);
+    GuardedArray<float> buffer(10);
     CHECK_THROWS_AS(kernels::sum(view(buffer, {8}), view(buffer, {2}), nullptr), Error);
 }

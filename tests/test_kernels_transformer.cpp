@@ -2,7 +2,8 @@
 // dropout, mse_loss, adam), each against the CPU backend, the reference. Like
 // tests/test_kernels_lenet.cpp, the same file runs emulated on the CPU (twp_kernel_tests) and
 // natively on a GPU (twp_kernel_tests_gpu); outputs are poisoned with NaN on the device before
-// every launch, so an element a kernel forgets to write fails.
+// every launch, so an element a kernel forgets to write fails, and every array sits between
+// guards that each download checks (tests/kernel_check.hpp), so a write past either end fails.
 //
 // Exact (bit for bit): add, add_row_broadcast, scatter_rows, the dropout masks and outputs, the
 // MSE gradient and Adam: each is the CPU's float operations in the CPU's order. Layer norm and the
@@ -14,7 +15,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <numeric>
 #include <vector>
@@ -33,36 +33,10 @@
 
 using namespace twp;
 using namespace twp::test;
-using kernels::DeviceArray;
 
 namespace {
 
 constexpr double kRtol = 1e-5;
-
-// Bit for bit, except that any NaN matches any NaN (a GPU returns its canonical NaN, not the
-// input's payload); reports the first difference.
-void require_same_values(const std::vector<float>& actual, const std::vector<float>& expected) {
-    REQUIRE(actual.size() == expected.size());
-    for (size_t i = 0; i < actual.size(); ++i) {
-        const bool both_nan = std::isnan(actual[i]) && std::isnan(expected[i]);
-        if (!both_nan && std::memcmp(&actual[i], &expected[i], sizeof(float)) != 0) {
-            INFO("first difference at " << i << " of " << actual.size() << ": actual "
-                                        << actual[i] << ", expected " << expected[i]);
-            REQUIRE(false);
-        }
-    }
-}
-
-// Bit for bit, NaN payloads included: two runs of the same kernel.
-void require_same_bits(const std::vector<float>& actual, const std::vector<float>& expected) {
-    REQUIRE(actual.size() == expected.size());
-    for (size_t i = 0; i < actual.size(); ++i)
-        if (std::memcmp(&actual[i], &expected[i], sizeof(float)) != 0) {
-            INFO("first difference at " << i << " of " << actual.size() << ": actual "
-                                        << actual[i] << ", expected " << expected[i]);
-            REQUIRE(false);
-        }
-}
 
 bool all_nan(const std::vector<float>& values) {
     return std::all_of(values.begin(), values.end(), [](float v) { return std::isnan(v); });
@@ -78,16 +52,16 @@ TEST_CASE("add kernels match the CPU backend bit for bit, in place too", "[kerne
         auto a = random_vector<float>(as_size(count), ++seed), b = random_vector<float>(as_size(count), ++seed);
         std::vector<float> y(a.size());
         cpu().add(view(a, s), view(b, s), view(y, s));
-        DeviceArray<float> ad = on_device(a), bd = on_device(b), yd = poisoned_floats(count);
+        GuardedArray<float> ad = on_device(a), bd = on_device(b), yd = poisoned_floats(count);
         kernels::add(view(ad, s), view(bd, s), view(yd, s), nullptr);
-        require_same_values(download(yd), y);
+        require_same_bits(download(yd), y, "y", NanMatch::kAnyNan);
         kernels::add(view(ad, s), view(bd, s), view(ad, s), nullptr);  // y over a
-        require_same_values(download(ad), y);
+        require_same_bits(download(ad), y, "y over a", NanMatch::kAnyNan);
         ad.upload(a);
         kernels::add(view(ad, s), view(bd, s), view(bd, s), nullptr);  // y over b
-        require_same_values(download(bd), y);
+        require_same_bits(download(bd), y, "y over b", NanMatch::kAnyNan);
     }
-    DeviceArray<float> buffer(20);
+    GuardedArray<float> buffer(20);
     CHECK_THROWS_AS(kernels::add(view(buffer, {10}), view(buffer, {9}), view(buffer, {10}), nullptr), Error);
     CHECK_THROWS_AS(kernels::add(view(buffer, {10}), view(buffer, {10}), view(buffer, {11}), nullptr), Error);
 }
@@ -103,17 +77,17 @@ TEST_CASE("add_row_broadcast kernel matches the CPU backend bit for bit", "[kern
         auto row = random_vector<float>(as_size(c.width), ++seed);
         std::vector<float> y(x.size());
         cpu().add_row_broadcast(view(x, xs), view(row, rs), view(y, xs));
-        DeviceArray<float> xd = on_device(x), rowd = on_device(row), yd = poisoned_floats(xs.numel());
+        GuardedArray<float> xd = on_device(x), rowd = on_device(row), yd = poisoned_floats(xs.numel());
         kernels::add_row_broadcast(view(xd, xs), view(rowd, rs), view(yd, xs), nullptr);
-        require_same_values(download(yd), y);
+        require_same_bits(download(yd), y, "y", NanMatch::kAnyNan);
         // In place, and with the transformer's shapes: x [B, S*D] and row [S*D] given as [S, D].
         if (c.width % 5 == 0) {
             kernels::add_row_broadcast(view(xd, {c.rows, 5, c.width / 5}), view(rowd, {5, c.width / 5}),
                                        view(xd, {c.rows, c.width}), nullptr);
-            require_same_values(download(xd), y);
+            require_same_bits(download(xd), y, "y in place", NanMatch::kAnyNan);
         }
     }
-    DeviceArray<float> buffer(100);
+    GuardedArray<float> buffer(100);
     CHECK_THROWS_AS(kernels::add_row_broadcast(view(buffer, {10, 7}), view(buffer, {3}),
                                                view(buffer, {10, 7}), nullptr),
                     Error);
@@ -141,17 +115,17 @@ TEST_CASE("scatter_rows kernel matches the CPU backend and leaves other rows alo
         rows.resize(as_size(c.count));
         std::vector<float> expected = dst;
         cpu().scatter_rows(view(src, ss), view(rows, {c.count}), view(expected, c.dst));
-        DeviceArray<float> srcd = on_device(src), dstd = on_device(dst);
-        DeviceArray<int32_t> rowsd = on_device(rows);
+        GuardedArray<float> srcd = on_device(src), dstd = on_device(dst);
+        GuardedArray<int32_t> rowsd = on_device(rows);
         kernels::scatter_rows(view(srcd, ss), view(rowsd, {c.count}), view(dstd, c.dst), nullptr);
-        require_same_values(download(dstd), expected);
+        require_same_bits(download(dstd), expected, "dst", NanMatch::kAnyNan);
     }
     // An index outside dst writes nothing (and nothing out of bounds: ASan checks the emulation).
-    DeviceArray<float> src = on_device(random_vector<float>(6, 1250)), dst = poisoned_floats(9);
-    DeviceArray<int32_t> rows = on_device(std::vector<int32_t>{-1, 2, 4});
+    GuardedArray<float> src = on_device(random_vector<float>(6, 1250)), dst = poisoned_floats(9);
+    GuardedArray<int32_t> rows = on_device(std::vector<int32_t>{-1, 2, 4});
     CHECK_THROWS_AS(kernels::scatter_rows(view(src, {3, 2}), view(rows, {3}), view(dst, {3, 3}), nullptr),
                     Error);  // 2-wide source rows into 3-wide destination rows
-    DeviceArray<float> dst2 = poisoned_floats(8);
+    GuardedArray<float> dst2 = poisoned_floats(8);
     kernels::scatter_rows(view(src, {3, 2}), view(rows, {3}), view(dst2, {4, 2}), nullptr);
     const auto written = download(dst2), source = download(src);
     CHECK(std::isnan(written[0]));  // rows 0 and 1: src row 0 names row -1, skipped
@@ -199,24 +173,15 @@ TEST_CASE("layer_norm_forward kernel matches the CPU backend", "[kernels][transf
             cpu().layer_norm_forward(view(x, xs), view(gamma, ws), view(beta, ws), eps, view(y, xs),
                                      view(mean, rs), view(rstd, rs));
 
-            DeviceArray<float> xd = on_device(x), gd = on_device(gamma), bd = on_device(beta);
-            DeviceArray<float> yd = poisoned_floats(xs.numel()), md = poisoned_floats(c.rows),
-                               rd = poisoned_floats(c.rows);
+            GuardedArray<float> xd = on_device(x), gd = on_device(gamma), bd = on_device(beta);
+            GuardedArray<float> yd = poisoned_floats(xs.numel()), md = poisoned_floats(c.rows),
+                                 rd = poisoned_floats(c.rows);
             kernels::layer_norm_forward(view(xd, xs), view(gd, ws), view(bd, ws), eps, view(yd, xs),
                                         view(md, rs), view(rd, rs), nullptr);
             const auto actual_y = download(yd), actual_mean = download(md), actual_rstd = download(rd);
-            {
-                INFO("y");
-                REQUIRE_CLOSE(actual_y, y, kRtol, kRtol);
-            }
-            {
-                INFO("mean");
-                REQUIRE_CLOSE(actual_mean, mean, kRtol, kRtol);
-            }
-            {
-                INFO("rstd");
-                REQUIRE_CLOSE(actual_rstd, rstd, kRtol, kRtol);
-            }
+            require_close(actual_y, y, {kRtol, kRtol}, "y");
+            require_close(actual_mean, mean, {kRtol, kRtol}, "mean");
+            require_close(actual_rstd, rstd, {kRtol, kRtol}, "rstd");
             // Again, in place (y over x): the same bits as the first run.
             poison(md);
             poison(rd);
@@ -226,7 +191,7 @@ TEST_CASE("layer_norm_forward kernel matches the CPU backend", "[kernels][transf
             require_same_bits(download(md), actual_mean);
             require_same_bits(download(rd), actual_rstd);
         }
-    DeviceArray<float> buffer(100);
+    GuardedArray<float> buffer(100);
     const Tensor x = view(buffer, {4, 5}), g = view(buffer, {5}), r = view(buffer, {4});
     CHECK_THROWS_AS(kernels::layer_norm_forward(x, view(buffer, {4}), g, 1e-5f, x, r, r, nullptr), Error);
     CHECK_THROWS_AS(kernels::layer_norm_forward(x, g, g, 1e-5f, view(buffer, {4, 4}), r, r, nullptr), Error);
@@ -256,10 +221,10 @@ TEST_CASE("layer_norm_backward kernels match the CPU backend and are determinist
         cpu().layer_norm_backward(view(x, xs), view(gamma, ws), view(mean, rs), view(rstd, rs),
                                   view(dy, xs), view(dx, xs), view(dgamma, ws), view(dbeta, ws));
 
-        DeviceArray<float> xd = on_device(x), gd = on_device(gamma), md = on_device(mean),
-                           rd = on_device(rstd), dyd = on_device(dy);
-        DeviceArray<float> dxd = poisoned_floats(xs.numel()), dgd = poisoned_floats(c.width),
-                           dbd = poisoned_floats(c.width);
+        GuardedArray<float> xd = on_device(x), gd = on_device(gamma), md = on_device(mean),
+                             rd = on_device(rstd), dyd = on_device(dy);
+        GuardedArray<float> dxd = poisoned_floats(xs.numel()), dgd = poisoned_floats(c.width),
+                             dbd = poisoned_floats(c.width);
         const auto run = [&](bool with_dx) {
             poison(dxd);
             poison(dgd);
@@ -270,18 +235,9 @@ TEST_CASE("layer_norm_backward kernels match the CPU backend and are determinist
         };
         run(true);
         const auto actual_dx = download(dxd), actual_dgamma = download(dgd), actual_dbeta = download(dbd);
-        {
-            INFO("dx");
-            REQUIRE_CLOSE(actual_dx, dx, kRtol, kRtol);
-        }
-        {
-            INFO("dgamma");
-            REQUIRE_CLOSE(actual_dgamma, dgamma, kRtol, kRtol);
-        }
-        {
-            INFO("dbeta");
-            REQUIRE_CLOSE(actual_dbeta, dbeta, kRtol, kRtol);
-        }
+        require_close(actual_dx, dx, {kRtol, kRtol}, "dx");
+        require_close(actual_dgamma, dgamma, {kRtol, kRtol}, "dgamma");
+        require_close(actual_dbeta, dbeta, {kRtol, kRtol}, "dbeta");
         // Again without dx: the same bits for dgamma and dbeta, and dx left alone.
         run(false);
         require_same_bits(download(dgd), actual_dgamma);
@@ -296,7 +252,7 @@ TEST_CASE("layer_norm_backward kernels match the CPU backend and are determinist
         require_same_bits(download(dgd), actual_dgamma);
         require_same_bits(download(dbd), actual_dbeta);
     }
-    DeviceArray<float> buffer(100);
+    GuardedArray<float> buffer(100);
     const Tensor x = view(buffer, {4, 5}), g = view(buffer, {5}), r = view(buffer, {4});
     CHECK_THROWS_AS(kernels::layer_norm_backward(x, g, r, r, view(buffer, {5, 4}), x, g, g, nullptr), Error);
     CHECK_THROWS_AS(kernels::layer_norm_backward(x, g, r, r, x, view(buffer, {4, 4}), g, g, nullptr), Error);
@@ -325,25 +281,25 @@ TEST_CASE("dropout kernels draw the CPU backend's mask exactly", "[kernels][tran
                     cpu().dropout_forward(view(x, s), view(y, s), spec);
                     cpu().dropout_backward(view(dy, s), view(dx, s), spec);
 
-                    DeviceArray<float> xd = on_device(x), yd = poisoned_floats(count);
+                    GuardedArray<float> xd = on_device(x), yd = poisoned_floats(count);
                     kernels::dropout_forward(view(xd, s), view(yd, s), spec, nullptr);
-                    require_same_values(download(yd), y);
-                    DeviceArray<float> dyd = on_device(dy), dxd = poisoned_floats(count);
+                    require_same_bits(download(yd), y, "y", NanMatch::kAnyNan);
+                    GuardedArray<float> dyd = on_device(dy), dxd = poisoned_floats(count);
                     kernels::dropout_backward(view(dyd, s), view(dxd, s), spec, nullptr);
-                    require_same_values(download(dxd), dx);
+                    require_same_bits(download(dxd), dx, "dx", NanMatch::kAnyNan);
                     // In place: y over x, dx over dy.
                     kernels::dropout_forward(view(xd, s), view(xd, s), spec, nullptr);
-                    require_same_values(download(xd), y);
+                    require_same_bits(download(xd), y, "y over x", NanMatch::kAnyNan);
                     kernels::dropout_backward(view(dyd, s), view(dyd, s), spec, nullptr);
-                    require_same_values(download(dyd), dx);
-                    if (p == 0.0f) require_same_values(y, x);  // the identity
+                    require_same_bits(download(dyd), dx, "dx over dy", NanMatch::kAnyNan);
+                    if (p == 0.0f) require_same_bits(y, x, "p = 0 is the identity", NanMatch::kAnyNan);
                 }
     CHECK(cases > 200);
     // The mask is the defining formula's, not just the CPU's: about p of a large tensor dropped,
     // exactly the elements whose Philox word is below p.
     const int64_t count = 100000;
     const DropoutSpec spec{0.25f, 7, 11};
-    DeviceArray<float> ones = on_device(std::vector<float>(as_size(count), 1.0f)), out = poisoned_floats(count);
+    GuardedArray<float> ones = on_device(std::vector<float>(as_size(count), 1.0f)), out = poisoned_floats(count);
     kernels::dropout_forward(view(ones, {count}), view(out, {count}), spec, nullptr);
     const auto result = download(out);
     int64_t dropped = 0;
@@ -359,7 +315,7 @@ TEST_CASE("dropout kernels draw the CPU backend's mask exactly", "[kernels][tran
         dropped += kept ? 0 : 1;
     }
     CHECK(std::abs(double(dropped) / double(count) - 0.25) < 0.01);
-    DeviceArray<float> buffer(10);
+    GuardedArray<float> buffer(10);
     CHECK_THROWS_AS(kernels::dropout_forward(view(buffer, {10}), view(buffer, {9}), DropoutSpec{0.5f, 1, 0},
                                              nullptr),
                     Error);
@@ -381,18 +337,18 @@ TEST_CASE("mse_loss kernels match the CPU backend; the loss is deterministic",
         cpu().mse_loss_forward(view(pred, s), view(target, s), view(loss, {1}));
         cpu().mse_loss_backward(view(pred, s), view(target, s), view(dpred, s));
 
-        DeviceArray<float> pd = on_device(pred), td = on_device(target), ld = poisoned_floats(1),
-                           dpd = poisoned_floats(count);
+        GuardedArray<float> pd = on_device(pred), td = on_device(target), ld = poisoned_floats(1),
+                             dpd = poisoned_floats(count);
         kernels::mse_loss_forward(view(pd, s), view(td, s), view(ld, {1}), nullptr);
         const auto actual = download(ld);
-        REQUIRE_CLOSE(actual, loss, kRtol, 0.0);
+        require_close(actual, loss, {kRtol, 0.0});
         poison(ld);
         kernels::mse_loss_forward(view(pd, s), view(td, s), view(ld, {1}), nullptr);
         require_same_bits(download(ld), actual);
         kernels::mse_loss_backward(view(pd, s), view(td, s), view(dpd, s), nullptr);
-        require_same_values(download(dpd), dpred);
+        require_same_bits(download(dpd), dpred, "dpred", NanMatch::kAnyNan);
     }
-    DeviceArray<float> buffer(20);
+    GuardedArray<float> buffer(20);
     CHECK_THROWS_AS(kernels::mse_loss_forward(view(buffer, {10}), view(buffer, {9}), view(buffer, {1}), nullptr),
                     Error);
     CHECK_THROWS_AS(kernels::mse_loss_forward(view(buffer, {10}), view(buffer, {10}), view(buffer, {2}), nullptr),
@@ -418,9 +374,9 @@ TEST_CASE("adam_update kernel takes the CPU backend's step bit for bit", "[kerne
                 const Shape s{count};
                 auto params = random_vector<float>(as_size(count), ++seed);
                 std::vector<float> m(as_size(count), 0.0f), v(as_size(count), 0.0f);
-                DeviceArray<float> pd(count + offset), gd(count + offset), md(count + offset),
-                    vd(count + offset);
-                const auto at = [&](DeviceArray<float>& a) { return Tensor{a.data() + offset, s}; };
+                GuardedArray<float> pd(count + offset), gd(count + offset), md(count + offset),
+                      vd(count + offset);
+                const auto at = [&](GuardedArray<float>& a) { return Tensor{a.data() + offset, s}; };
                 std::vector<float> padded(as_size(count + offset), 0.0f);
                 std::copy(params.begin(), params.end(), padded.begin() + offset);
                 pd.upload(padded);
@@ -441,7 +397,7 @@ TEST_CASE("adam_update kernel takes the CPU backend's step bit for bit", "[kerne
                 require_same_bits(std::vector<float>(m_actual.begin() + offset, m_actual.end()), m);
                 require_same_bits(std::vector<float>(v_actual.begin() + offset, v_actual.end()), v);
             }
-    DeviceArray<float> buffer(10);
+    GuardedArray<float> buffer(10);
     CHECK_THROWS_AS(kernels::adam_update(view(buffer, {10}), view(buffer, {9}), view(buffer, {10}),
                                          view(buffer, {10}), 1, AdamConfig{}, nullptr),
                     Error);

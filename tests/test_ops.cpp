@@ -74,7 +74,7 @@ TEST_CASE("conv2d forward matches a direct convolution", "[ops][conv2d]") {
         std::vector<double> expected = conv2d_reference(x, w, b, d);
         if (activation == Activation::kRelu)
             for (double& v : expected) v = std::max(v, 0.0);
-        REQUIRE_CLOSE(yb.download(), expected, 1e-5, 1e-5);
+        require_close(yb.download(), expected, {1e-5, 1e-5});
     }
 }
 
@@ -94,9 +94,9 @@ TEST_CASE("conv2d backward matches finite differences", "[ops][conv2d][gradient]
         loss();
         std::vector<double> dx(x.size()), dw(w.size()), db(b.size());
         cpu::conv2d_backward(w.data(), r.data(), dx.data(), dw.data(), db.data(), d, work.data());
-        REQUIRE_CLOSE(dx, numeric_gradient(x, loss), 1e-6, 1e-8);
-        REQUIRE_CLOSE(dw, numeric_gradient(w, loss), 1e-6, 1e-8);
-        REQUIRE_CLOSE(db, numeric_gradient(b, loss), 1e-6, 1e-8);
+        require_close(dx, numeric_gradient(x, loss), {1e-6, 1e-8});
+        require_close(dw, numeric_gradient(w, loss), {1e-6, 1e-8});
+        require_close(db, numeric_gradient(b, loss), {1e-6, 1e-8});
     }
 }
 
@@ -123,9 +123,9 @@ TEST_CASE("conv2d backward through the backend equals the double reference in fl
                              Pass::kTraining, wk.view());
     backend().conv2d_backward(xb.view(xs), wb.view(ws), dyb.view(ys), dxb.view(xs), dwb.view(ws),
                               dbb.view({16}), 0, wk.view());
-    REQUIRE_CLOSE(dxb.download(), dx, 1e-4, 1e-5);
-    REQUIRE_CLOSE(dwb.download(), dw, 1e-4, 1e-5);
-    REQUIRE_CLOSE(dbb.download(), db, 1e-4, 1e-5);
+    require_close(dxb.download(), dx, {1e-4, 1e-5});
+    require_close(dwb.download(), dw, {1e-4, 1e-5});
+    require_close(dbb.download(), db, {1e-4, 1e-5});
 }
 
 TEST_CASE("conv2d rejects mismatched shapes", "[ops][conv2d]") {
@@ -177,7 +177,7 @@ TEST_CASE("maxpool2 matches a reference and finite differences", "[ops][maxpool2
         Buffer<int32_t> arg = poisoned<int32_t>(int64_t(expected.size()));
         backend().maxpool2_forward(xb.view({planes, 1, h, w}), yb.view({planes, 1, h / 2, w / 2}),
                                    arg.view({planes, 1, h / 2, w / 2}));
-        REQUIRE_CLOSE(yb.download(), expected, 0, 1e-7);
+        require_close(yb.download(), expected, {0, 1e-7});
 
         const auto r = random_vector<double>(expected.size(), 13);
         std::vector<double> y(expected.size()), dx(x.size());
@@ -188,7 +188,7 @@ TEST_CASE("maxpool2 matches a reference and finite differences", "[ops][maxpool2
         };
         loss();
         cpu::maxpool2_backward(r.data(), argmax.data(), dx.data(), planes, h, w);
-        REQUIRE_CLOSE(dx, numeric_gradient(x, loss), 1e-6, 1e-8);
+        require_close(dx, numeric_gradient(x, loss), {1e-6, 1e-8});
     }
 }
 
@@ -200,7 +200,7 @@ TEST_CASE("relu forward, backward and finite differences", "[ops][relu][gradient
     backend().relu_forward(xb.view(), yb.view());
     std::vector<double> expected(x.size());
     for (size_t i = 0; i < x.size(); ++i) expected[i] = std::max(x[i], 0.0);
-    REQUIRE_CLOSE(yb.download(), expected, 0, 1e-7);
+    require_close(yb.download(), expected, {0, 1e-7});
 
     const auto r = random_vector<double>(x.size(), 15);
     std::vector<double> y(x.size()), dx(x.size());
@@ -210,7 +210,7 @@ TEST_CASE("relu forward, backward and finite differences", "[ops][relu][gradient
     };
     loss();
     cpu::relu_backward(y.data(), r.data(), dx.data(), int64_t(x.size()));
-    REQUIRE_CLOSE(dx, numeric_gradient(x, loss), 1e-6, 1e-8);
+    require_close(dx, numeric_gradient(x, loss), {1e-6, 1e-8});
 }
 
 TEST_CASE("linear forward matches a reference, backward finite differences", "[ops][linear][gradient]") {
@@ -231,12 +231,12 @@ TEST_CASE("linear forward matches a reference, backward finite differences", "[o
                       bb = to_backend(as_float(b)), yb = poisoned<float>(batch * out);
         backend().linear_forward(xb.view({batch, in}), wb.view({out, in}), bb.view({out}),
                                  yb.view({batch, out}), Activation::kNone);
-        REQUIRE_CLOSE(yb.download(), expected, 1e-5, 1e-5);
+        require_close(yb.download(), expected, {1e-5, 1e-5});
         yb = poisoned<float>(batch * out);
         backend().linear_forward(xb.view({batch, in}), wb.view({out, in}), bb.view({out}),
                                  yb.view({batch, out}), Activation::kRelu);
         for (double& v : expected) v = std::max(v, 0.0);
-        REQUIRE_CLOSE(yb.download(), expected, 1e-5, 1e-5);
+        require_close(yb.download(), expected, {1e-5, 1e-5});
 
         if (in * out > 2000) continue;  // the finite differences below are O(size^2)
         const auto r = random_vector<double>(batch * out, 19);
@@ -247,9 +247,9 @@ TEST_CASE("linear forward matches a reference, backward finite differences", "[o
         };
         cpu::linear_backward(x.data(), w.data(), r.data(), dx.data(), dw.data(), db.data(), batch,
                              in, out);
-        REQUIRE_CLOSE(dx, numeric_gradient(x, loss), 1e-6, 1e-8);
-        REQUIRE_CLOSE(dw, numeric_gradient(w, loss), 1e-6, 1e-8);
-        REQUIRE_CLOSE(db, numeric_gradient(b, loss), 1e-6, 1e-8);
+        require_close(dx, numeric_gradient(x, loss), {1e-6, 1e-8});
+        require_close(dw, numeric_gradient(w, loss), {1e-6, 1e-8});
+        require_close(db, numeric_gradient(b, loss), {1e-6, 1e-8});
     }
 }
 
@@ -272,7 +272,7 @@ TEST_CASE("softmax cross-entropy: values, hits, gradient of the mean", "[ops][so
     Buffer<int32_t> yb = to_backend(labels), hits = poisoned<int32_t>(batch);
     backend().softmax_cross_entropy_forward(lb.view({batch, classes}), yb.view(), losses.view(),
                                             hits.view());
-    REQUIRE_CLOSE(losses.download(), expected, 1e-5, 1e-5);
+    require_close(losses.download(), expected, {1e-5, 1e-5});
     REQUIRE(hits.download() == expected_hits);
 
     std::vector<double> per_row(batch), grad(logits.size());
@@ -285,7 +285,7 @@ TEST_CASE("softmax cross-entropy: values, hits, gradient of the mean", "[ops][so
         return sum / double(batch);
     };
     cpu::softmax_cross_entropy_backward(logits.data(), labels.data(), grad.data(), batch, classes);
-    REQUIRE_CLOSE(grad, numeric_gradient(logits, mean_loss), 1e-6, 1e-8);
+    require_close(grad, numeric_gradient(logits, mean_loss), {1e-6, 1e-8});
 
     Buffer<int32_t> bad = to_backend(std::vector<int32_t>{0, 3, 10, 4, 4, 1});
     REQUIRE_THROWS_WITH(backend().softmax_cross_entropy_forward(lb.view({batch, classes}), bad.view(),

@@ -42,6 +42,8 @@ using namespace twp;
 using test::all_finite;
 using test::orthonormality_error;
 using test::random_walk;
+using test::require_close;
+using test::Tolerance;
 using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
 
@@ -117,12 +119,6 @@ void require_sign_rule(const PcaModel& model) {
     }
 }
 
-double max_abs(const std::vector<float>& v) {
-    double m = 0;
-    for (float x : v) m = std::max(m, double(std::abs(x)));
-    return m;
-}
-
 struct TempDir {
     fs::path path;
     explicit TempDir(const std::string& tag)
@@ -156,7 +152,7 @@ TEST_CASE("PCA eigenvalues match a Jacobi eigensolver; total variance the column
             expected[i] = lambda[i] > 1e-12 * lambda[0] ? lambda[i] / double(s.n - 1) : 0.0;
             actual[i] = model.explained_variance[i];
         }
-        REQUIRE_CLOSE(actual, expected, 1e-6, 1e-9 * expected[0]);
+        require_close(actual, expected, {1e-6, 1e-9 * expected[0]});
 
         const std::vector<double> mean = column_means(x, s.n, s.d);
         double total = 0, sum = 0;
@@ -166,7 +162,7 @@ TEST_CASE("PCA eigenvalues match a Jacobi eigensolver; total variance the column
         total /= double(s.n - 1);
         for (double v : model.explained_variance) sum += v;
         REQUIRE(std::abs(sum - total) <= 1e-9 * total);
-        REQUIRE_CLOSE(model.mean, mean, 0, 1e-7);
+        require_close(model.mean, mean, {0, 1e-7});
     }
 }
 
@@ -207,7 +203,7 @@ TEST_CASE("PCA reconstructs exactly with all components and loses the dropped ei
         test::poison(back);
         full.transform(x.data(), s.n, scores.data());
         full.inverse_transform(scores.data(), s.n, back.data());
-        REQUIRE_CLOSE(back, x, 0, 1e-5 * max_abs(x));
+        require_close(back, x, Tolerance().with_largest(1e-5));
 
         // The scores of the training rows have mean 0 and variance explained_variance.
         for (int64_t i = 0; i < full.components; ++i) {
@@ -260,7 +256,7 @@ TEST_CASE("PCA of rank-deficient data: finite, zero tail variance, orthonormal f
             std::vector<float> scores(s.n * model.components), back(s.n * s.d);
             model.transform(x.data(), s.n, scores.data());
             model.inverse_transform(scores.data(), s.n, back.data());
-            REQUIRE_CLOSE(back, x, 0, 1e-5 * max_abs(x));
+            require_close(back, x, Tolerance().with_largest(1e-5));
         }
     }
     SECTION("all rows identical: no variance at all") {
@@ -276,7 +272,7 @@ TEST_CASE("PCA of rank-deficient data: finite, zero tail variance, orthonormal f
             REQUIRE(model.explained_variance[i] == 0);
             REQUIRE(model.explained_variance_ratio[i] == 0);
         }
-        REQUIRE_CLOSE(model.mean, row, 0, 0);
+        require_close(model.mean, row, {0, 0});
         // Deterministic: the same fill vectors every time.
         REQUIRE(fit_pca(x.data(), n, d, 4).basis == model.basis);
     }
@@ -409,15 +405,14 @@ TEST_CASE("PCA agrees with scikit-learn 1.2.1 up to one sign per component", "[p
 
     const PcaModel model = fit_pca(x.f32(), n, d, k);
     REQUIRE(model.components == k);
-    REQUIRE_CLOSE(model.mean, std::vector<double>(fixture.at("mean").f64(),
-                                                  fixture.at("mean").f64() + d),
-                  0, 1e-6);
+    require_close(model.mean, std::vector<double>(fixture.at("mean").f64(), fixture.at("mean").f64() + d),
+                  {0, 1e-6});
     const std::vector<double> variance(fixture.at("explained_variance").f64(),
                                        fixture.at("explained_variance").f64() + k);
     const std::vector<double> ratio(fixture.at("explained_variance_ratio").f64(),
                                     fixture.at("explained_variance_ratio").f64() + k);
-    REQUIRE_CLOSE(model.explained_variance, variance, 1e-4, 0);
-    REQUIRE_CLOSE(model.explained_variance_ratio, ratio, 1e-4, 0);
+    require_close(model.explained_variance, variance, {1e-4, 0});
+    require_close(model.explained_variance_ratio, ratio, {1e-4, 0});
 
     // Signs: sklearn 1.2.1's are chosen from the scores, so align each row on its dot product.
     std::vector<double> signs(k);
@@ -428,7 +423,7 @@ TEST_CASE("PCA agrees with scikit-learn 1.2.1 up to one sign per component", "[p
         signs[i] = dot < 0 ? -1.0 : 1.0;
         for (int64_t j = 0; j < d; ++j) aligned[i * d + j] = signs[i] * model.basis[i * d + j];
     }
-    REQUIRE_CLOSE(aligned, expected, 0, 1e-4);
+    require_close(aligned, expected, {0, 1e-4});
 
     std::vector<float> scores(n * k);
     test::poison(scores);
@@ -437,13 +432,9 @@ TEST_CASE("PCA agrees with scikit-learn 1.2.1 up to one sign per component", "[p
     REQUIRE(sklearn_scores.shape == std::vector<int64_t>{n, k});
     std::vector<double> aligned_scores(n * k), expected_scores(sklearn_scores.f64(),
                                                                sklearn_scores.f64() + n * k);
-    double largest = 0;
     for (int64_t t = 0; t < n; ++t)
-        for (int64_t i = 0; i < k; ++i) {
-            aligned_scores[t * k + i] = signs[i] * scores[t * k + i];
-            largest = std::max(largest, std::abs(expected_scores[t * k + i]));
-        }
-    REQUIRE_CLOSE(aligned_scores, expected_scores, 1e-4, 1e-5 * largest);
+        for (int64_t i = 0; i < k; ++i) aligned_scores[t * k + i] = signs[i] * scores[t * k + i];
+    require_close(aligned_scores, expected_scores, Tolerance(1e-4).with_largest(1e-5));
 }
 
 namespace {

@@ -5,7 +5,7 @@
 // (twp_pca_device_tests_gpu, label gpu, skipped with exit 77 without a device).
 // - the kernels alone: column means (same bits as the CPU's sums), the centering kernel (float
 //   in, double out, a column block or the whole), the rounding store, the trace, the top
-//   eigenvectors reversed and scaled;
+//   eigenvectors reversed and scaled, every array between guards (tests/kernel_check.hpp);
 // - the fit, over shapes with d > n, d < n, d = n, one feature, column blocks that do not divide
 //   d, and requested components 1, 3, n (zero-variance tail) and 1000 (capped): the largest
 //   principal angle between the device and CPU subspaces (sin θ < 1e-5; both bases are stored in
@@ -29,12 +29,15 @@
 #include "kernels/device_memory.hpp"
 #include "kernels/pca.cuh"
 #include "tests/check.hpp"
+#include "tests/kernel_check.hpp"
 #include "tests/pca_check.hpp"
 
 using namespace twp;
 using test::all_finite;
 using test::orthonormality_error;
 using test::random_walk;
+using test::require_close;
+using test::Tolerance;
 using Catch::Matchers::Contains;
 
 namespace {
@@ -61,7 +64,7 @@ void require_agreement(const PcaModel& device, const PcaModel& cpu) {
     REQUIRE(device.samples == cpu.samples);
     REQUIRE(all_finite(device));
     REQUIRE(orthonormality_error(device) < 1e-5);
-    REQUIRE_CLOSE(device.mean, cpu.mean, 0, 0);  // the same sums in the same order
+    require_close(device.mean, cpu.mean, {0, 0});  // the same sums in the same order
     const int64_t k = cpu.components, d = cpu.dim;
     int64_t rank = 0;
     while (rank < k && cpu.explained_variance[rank] > 0) ++rank;
@@ -71,8 +74,8 @@ void require_agreement(const PcaModel& device, const PcaModel& cpu) {
     }
     // Explained variance (and its ratio) within 1e-4 relative.
     const double largest = cpu.explained_variance[0];
-    REQUIRE_CLOSE(device.explained_variance, cpu.explained_variance, 1e-4, 1e-10 * largest);
-    REQUIRE_CLOSE(device.explained_variance_ratio, cpu.explained_variance_ratio, 1e-4, 1e-12);
+    require_close(device.explained_variance, cpu.explained_variance, {1e-4, 1e-10 * largest});
+    require_close(device.explained_variance_ratio, cpu.explained_variance_ratio, {1e-4, 1e-12});
     for (int64_t i = 0; i < rank; ++i)
         agreement().variance = std::max(agreement().variance, std::abs(device.explained_variance[i] - cpu.explained_variance[i]) /
                                                                   cpu.explained_variance[i]);
@@ -97,12 +100,6 @@ void require_agreement(const PcaModel& device, const PcaModel& cpu) {
     ++agreement().fits;
 }
 
-double max_abs(const std::vector<float>& v) {
-    double m = 0;
-    for (float x : v) m = std::max(m, double(std::abs(x)));
-    return m;
-}
-
 }  // namespace
 
 TEST_CASE("PCA kernels: column means, centering, store, trace, scaled top eigenvectors", "[pca_device]") {
@@ -113,10 +110,10 @@ TEST_CASE("PCA kernels: column means, centering, store, trace, scaled top eigenv
         for (int64_t j = 0; j < d; ++j) expected_mean[j] += double(x[i * d + j]);
     for (double& m : expected_mean) m /= double(n);
 
-    const kernels::DeviceArray<float> device_x(x);
-    kernels::DeviceArray<double> mean(std::vector<double>(d, std::numeric_limits<double>::quiet_NaN()));
+    const test::GuardedArray<float> device_x(x);
+    test::GuardedArray<double> mean(std::vector<double>(d, std::numeric_limits<double>::quiet_NaN()));
     kernels::pca_column_means(device_x.data(), n, d, mean.data(), nullptr);
-    REQUIRE_CLOSE(mean.download(), expected_mean, 0, 0);
+    require_close(mean.download(), expected_mean, {0, 0});
 
     for (const int64_t c0 : {int64_t(0), int64_t(300), int64_t(999)})
     for (const int64_t width : {int64_t(1), int64_t(517), d - c0}) {
@@ -127,14 +124,14 @@ TEST_CASE("PCA kernels: column means, centering, store, trace, scaled top eigenv
             for (int64_t i = 0; i < n; ++i)
                 for (int64_t j = 0; j < width; ++j)
                     expected[i * width + j] = double(x[i * d + c0 + j]) - (centered ? expected_mean[c0 + j] : 0.0);
-            kernels::DeviceArray<double> block(std::vector<double>(n * width, std::numeric_limits<double>::quiet_NaN()));
+            test::GuardedArray<double> block(std::vector<double>(n * width, std::numeric_limits<double>::quiet_NaN()));
             kernels::pca_center_columns(device_x.data(), n, d, c0, width, centered ? mean.data() : nullptr,
                                         block.data(), nullptr);
-            REQUIRE_CLOSE(block.download(), expected, 0, 0);
+            require_close(block.download(), expected, {0, 0});
 
             // And back: store_columns adds the mean again and rounds to float, into columns
             // c0 .. c0 + width - 1 only.
-            kernels::DeviceArray<float> stored(n * d);
+            test::GuardedArray<float> stored(n * d);
             kernels::device_fill(stored.data(), -7.0f, n * d);
             kernels::pca_store_columns(block.data(), n, width, centered ? mean.data() : nullptr, stored.data(), d,
                                        c0, nullptr);
@@ -158,18 +155,18 @@ TEST_CASE("PCA kernels: column means, centering, store, trace, scaled top eigenv
     for (int64_t i = 0; i < m; ++i) ascending[i] = 0.5 + double(i) * double(i);
     double expected_trace = 0;
     for (int64_t i = 0; i < m; ++i) expected_trace += a[i * m + i];
-    const kernels::DeviceArray<double> device_a(a), device_values(ascending);
-    kernels::DeviceArray<double> trace(std::vector<double>{std::numeric_limits<double>::quiet_NaN()});
+    const test::GuardedArray<double> device_a(a), device_values(ascending);
+    test::GuardedArray<double> trace(std::vector<double>{std::numeric_limits<double>::quiet_NaN()});
     kernels::pca_trace(device_a.data(), m, trace.data(), nullptr);
     REQUIRE(trace.download()[0] == Approx(expected_trace).epsilon(1e-14));
     const int64_t rank = 5;
-    kernels::DeviceArray<double> scaled(std::vector<double>(rank * m, std::numeric_limits<double>::quiet_NaN()));
+    test::GuardedArray<double> scaled(std::vector<double>(rank * m, std::numeric_limits<double>::quiet_NaN()));
     kernels::pca_scaled_top_eigenvectors(device_a.data(), device_values.data(), m, rank, scaled.data(), nullptr);
     std::vector<double> expected_scaled(rank * m);
     for (int64_t i = 0; i < rank; ++i)
         for (int64_t s = 0; s < m; ++s)
             expected_scaled[i * m + s] = a[(m - 1 - i) * m + s] * (1.0 / std::sqrt(ascending[m - 1 - i]));
-    REQUIRE_CLOSE(scaled.download(), expected_scaled, 0, 0);
+    require_close(scaled.download(), expected_scaled, {0, 0});
 }
 
 TEST_CASE("device PCA agrees with the CPU PCA: subspace, signs, explained variance", "[pca_device]") {
@@ -225,7 +222,7 @@ TEST_CASE("device PCA of rank-deficient data: zero tail, no NaN, orthonormal, as
             test::poison(back);
             device.transform(cuda(), x.data(), n, scores.data());
             device.inverse_transform(cuda(), scores.data(), n, back.data());
-            REQUIRE_CLOSE(back, x, 0, 1e-5 * max_abs(x));
+            require_close(back, x, Tolerance().with_largest(1e-5));
         }
     }
     SECTION("all rows identical: no variance, the host's fill vectors exactly") {
@@ -269,21 +266,21 @@ TEST_CASE("device transform and inverse_transform agree with the CPU's", "[pca_d
         test::poison(scores);
         model.transform(fresh.data(), rows, expected.data());
         solver.transform(model, fresh.data(), rows, scores.data());
-        REQUIRE_CLOSE(scores, expected, 1e-6, 1e-6 * max_abs(expected));
+        require_close(scores, expected, Tolerance(1e-6).with_largest(1e-6));
 
         std::vector<float> expected_back(rows * d), back(rows * d);
         test::poison(back);
         model.inverse_transform(expected.data(), rows, expected_back.data());
         solver.inverse_transform(model, expected.data(), rows, back.data());
-        REQUIRE_CLOSE(back, expected_back, 1e-6, 1e-6 * max_abs(expected_back));
+        require_close(back, expected_back, Tolerance(1e-6).with_largest(1e-6));
 
         // And through the backend interface.
         std::vector<float> via_backend(rows * k), back_via_backend(rows * d);
         test::poison(via_backend);
         test::poison(back_via_backend);
         model.transform(cuda(), fresh.data(), rows, via_backend.data());
-        REQUIRE_CLOSE(via_backend, expected, 1e-6, 1e-6 * max_abs(expected));
+        require_close(via_backend, expected, Tolerance(1e-6).with_largest(1e-6));
         model.inverse_transform(cuda(), expected.data(), rows, back_via_backend.data());
-        REQUIRE_CLOSE(back_via_backend, expected_back, 1e-6, 1e-6 * max_abs(expected_back));
+        require_close(back_via_backend, expected_back, Tolerance(1e-6).with_largest(1e-6));
     }
 }

@@ -27,6 +27,7 @@
 #include "engine/error.hpp"
 #include "engine/safetensors.hpp"
 #include "experiment/lenet5.hpp"
+#include "tests/check.hpp"
 #include "experiment/snapshots.hpp"
 
 namespace {
@@ -139,7 +140,7 @@ TEST_CASE("safetensors round trip through a file keeps names, order, dtypes, sha
 
     const twp::TensorRecord& w = loaded.at("z.weight");
     CHECK(w.numel() == 6);
-    for (size_t i = 0; i < weight.size(); ++i) CHECK(std::memcmp(&w.f32()[i], &weight[i], 4) == 0);
+    twp::test::require_same_bits(std::vector<float>(w.f32(), w.f32() + weight.size()), weight, "z.weight");
     CHECK(loaded.at("labels").i32()[3] == labels[3]);
     CHECK(loaded.at("pi").numel() == 1);
     CHECK(loaded.at("pi").f64()[0] == scalar);

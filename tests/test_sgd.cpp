@@ -9,6 +9,7 @@
 #include "tests/check.hpp"
 
 using namespace twp;
+using test::require_close;
 
 TEST_CASE("SGD with momentum and weight decay follows torch.optim.SGD", "[ops][sgd]") {
     CpuBackend backend;
@@ -20,21 +21,21 @@ TEST_CASE("SGD with momentum and weight decay follows torch.optim.SGD", "[ops][s
     // Step 1: d = (0.51, 0.08, -0.9975); buf = d; p = (0.949, -2.008, 0.34975).
     grads.upload({0.5f, 0.1f, -1.0f});
     backend.sgd_update(params.view(), grads.view(), momentum.view(), config);
-    REQUIRE_CLOSE(params.download(), (std::vector<double>{0.949, -2.008, 0.34975}), 1e-6, 1e-7);
-    REQUIRE_CLOSE(momentum.download(), (std::vector<double>{0.51, 0.08, -0.9975}), 1e-6, 1e-7);
+    require_close(params.download(), (std::vector<double>{0.949, -2.008, 0.34975}), {1e-6, 1e-7});
+    require_close(momentum.download(), (std::vector<double>{0.51, 0.08, -0.9975}), {1e-6, 1e-7});
 
     // Step 2: d = (-0.29051, 0.17992, 0.0034975); buf = 0.9 * buf + d = (0.16849, 0.25192, -0.89425250)
     // p = (0.9321510, -2.0331920, 0.43917525).
     grads.upload({-0.3f, 0.2f, 0.0f});
     backend.sgd_update(params.view(), grads.view(), momentum.view(), config);
-    REQUIRE_CLOSE(momentum.download(), (std::vector<double>{0.16849, 0.25192, -0.8942525}), 1e-6, 1e-7);
-    REQUIRE_CLOSE(params.download(), (std::vector<double>{0.932151, -2.033192, 0.43917525}), 1e-6, 1e-7);
+    require_close(momentum.download(), (std::vector<double>{0.16849, 0.25192, -0.8942525}), {1e-6, 1e-7});
+    require_close(params.download(), (std::vector<double>{0.932151, -2.033192, 0.43917525}), {1e-6, 1e-7});
 
     // Step 3 (torch: 0.91105479, -2.01383162, 0.319218814).
     grads.upload({0.05f, -0.4f, 2.0f});
     backend.sgd_update(params.view(), grads.view(), momentum.view(), config);
-    REQUIRE_CLOSE(params.download(), (std::vector<double>{0.91105479, -2.01383162, 0.319218814}), 1e-6,
-                  1e-7);
+    require_close(params.download(), (std::vector<double>{0.91105479, -2.01383162, 0.319218814}),
+                  {1e-6, 1e-7});
 }
 
 TEST_CASE("SGD rejects buffers of different sizes", "[ops][sgd]") {

@@ -12,6 +12,7 @@
 #include "tests/check.hpp"
 
 using namespace twp;
+using test::require_close;
 
 namespace {
 
@@ -63,7 +64,7 @@ TEST_CASE("the predictor reproduces PyTorch's prediction and gradients", "[trans
     const Tensor eval = model.forward(input.view({batch, 4, 20}), Pass::kInference);
     std::vector<float> prediction(batch * 20);
     backend().copy_to_host(prediction.data(), eval.data, sizeof(float) * prediction.size());
-    REQUIRE_CLOSE(prediction, values("prediction"), 1e-4, 1e-5);
+    require_close(prediction, values("prediction"), {1e-4, 1e-5});
 
     const Tensor pred = model.forward(input.view({batch, 4, 20}), Pass::kTraining, 7, 0);
     backend().mse_loss_forward(pred, target.view({batch, 20}), loss.view({1}));
@@ -74,7 +75,7 @@ TEST_CASE("the predictor reproduces PyTorch's prediction and gradients", "[trans
     for (const ParamEntry& e : model.layout().entries()) {
         CAPTURE(e.name);
         const std::vector<float> ours(grads.begin() + e.offset, grads.begin() + e.offset + e.shape.numel());
-        REQUIRE_CLOSE(ours, values("grad." + e.name), 1e-3, 1e-6);
+        require_close(ours, values("grad." + e.name), {1e-3, 1e-6});
     }
 }
 
@@ -109,11 +110,7 @@ TEST_CASE("initialization follows PyTorch and copies layer 0 into every layer", 
         const ParamEntry& e = layout.at(name);
         return std::vector<float>(p.begin() + e.offset, p.begin() + e.offset + e.shape.numel());
     };
-    const auto max_abs = [](const std::vector<float>& v) {
-        float m = 0;
-        for (float x : v) m = std::max(m, std::abs(x));
-        return m;
-    };
+    const auto max_abs = [](const std::vector<float>& v) { return test::largest_magnitude(v); };
     const std::string l0 = "transformer_encoder.layers.0.";
     REQUIRE(max_abs(tensor(l0 + "self_attn.in_proj_weight")) <= std::sqrt(6.0f / 80.0f));
     REQUIRE(max_abs(tensor(l0 + "self_attn.in_proj_weight")) > 0.9f * std::sqrt(6.0f / 80.0f));

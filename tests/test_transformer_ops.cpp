@@ -113,9 +113,9 @@ TEST_CASE("add sums elementwise, in place too", "[ops][add]") {
         Buffer<float> ab = to_backend(as_float(a)), bb = to_backend(as_float(b)),
                       yb = poisoned<float>(shape.numel());
         backend().add(ab.view(shape), bb.view(shape), yb.view(shape));
-        REQUIRE_CLOSE(yb.download(), expected, 1e-7, 0);
+        require_close(yb.download(), expected, {1e-7, 0});
         backend().add(ab.view(shape), bb.view(shape), bb.view(shape));  // y aliases b
-        REQUIRE_CLOSE(bb.download(), expected, 1e-7, 0);
+        require_close(bb.download(), expected, {1e-7, 0});
     }
     Buffer<float> a(backend(), 6), b(backend(), 5);
     REQUIRE_THROWS_WITH(backend().add(a.view({2, 3}), b.view({5}), a.view({2, 3})),
@@ -135,9 +135,9 @@ TEST_CASE("add_row_broadcast adds the row to every row", "[ops][add_row_broadcas
         Buffer<float> xb = to_backend(as_float(x)), rb = to_backend(as_float(row)),
                       yb = poisoned<float>(x_shape.numel());
         backend().add_row_broadcast(xb.view(x_shape), rb.view(row_shape), yb.view(x_shape));
-        REQUIRE_CLOSE(yb.download(), expected, 1e-7, 0);
+        require_close(yb.download(), expected, {1e-7, 0});
         backend().add_row_broadcast(xb.view(x_shape), rb.view(row_shape), xb.view(x_shape));
-        REQUIRE_CLOSE(xb.download(), expected, 1e-7, 0);
+        require_close(xb.download(), expected, {1e-7, 0});
     }
     Buffer<float> x(backend(), 10), row(backend(), 3);
     REQUIRE_THROWS_WITH(backend().add_row_broadcast(x.view({2, 5}), row.view({3}), x.view({2, 5})),
@@ -204,9 +204,9 @@ TEST_CASE("layer_norm forward matches torch.nn.LayerNorm's definition", "[ops][l
                       mb = poisoned<float>(rows), rb = poisoned<float>(rows);
         backend().layer_norm_forward(xb.view({rows, width}), gb.view({width}), bb.view({width}),
                                      float(eps), yb.view({rows, width}), mb.view({rows}), rb.view({rows}));
-        REQUIRE_CLOSE(yb.download(), expected, 1e-5, 1e-5);
-        REQUIRE_CLOSE(mb.download(), expected_mean, 1e-6, 1e-6);
-        REQUIRE_CLOSE(rb.download(), expected_rstd, 1e-6, 0);
+        require_close(yb.download(), expected, {1e-5, 1e-5});
+        require_close(mb.download(), expected_mean, {1e-6, 1e-6});
+        require_close(rb.download(), expected_rstd, {1e-6, 0});
     }
 }
 
@@ -227,9 +227,9 @@ TEST_CASE("layer_norm backward matches finite differences", "[ops][layer_norm][g
         std::vector<double> dx(x.size()), dgamma(width), dbeta(width);
         cpu::layer_norm_backward(x.data(), gamma.data(), mean.data(), rstd.data(), r.data(),
                                  dx.data(), dgamma.data(), dbeta.data(), rows, width);
-        REQUIRE_CLOSE(dx, numeric_gradient(x, loss), 1e-6, 1e-7);
-        REQUIRE_CLOSE(dgamma, numeric_gradient(gamma, loss), 1e-6, 1e-8);
-        REQUIRE_CLOSE(dbeta, numeric_gradient(beta, loss), 1e-6, 1e-8);
+        require_close(dx, numeric_gradient(x, loss), {1e-6, 1e-7});
+        require_close(dgamma, numeric_gradient(gamma, loss), {1e-6, 1e-8});
+        require_close(dbeta, numeric_gradient(beta, loss), {1e-6, 1e-8});
     }
 }
 
@@ -263,9 +263,9 @@ TEST_CASE("layer_norm backward through the backend: float vs double, any thread 
             results.push_back(dgb.download());
             results.push_back(dbb.download());
         });
-    REQUIRE_CLOSE(results[0], dx, 1e-4, 1e-5);
-    REQUIRE_CLOSE(results[1], dgamma, 1e-4, 1e-5);
-    REQUIRE_CLOSE(results[2], dbeta, 1e-4, 1e-5);
+    require_close(results[0], dx, {1e-4, 1e-5});
+    require_close(results[1], dgamma, {1e-4, 1e-5});
+    require_close(results[2], dbeta, {1e-4, 1e-5});
     for (size_t i = 3; i < results.size(); ++i) REQUIRE(results[i] == results[i % 3]);
 
     // dx is optional, as every input gradient.
@@ -401,7 +401,7 @@ TEST_CASE("dropout in place and its gradient by finite differences", "[ops][drop
             return dot(y, r);
         };
         cpu::dropout(r.data(), dx.data(), count, spec);  // backward = the same masked scaling
-        REQUIRE_CLOSE(dx, numeric_gradient(x, loss), 1e-6, 1e-8);
+        require_close(dx, numeric_gradient(x, loss), {1e-6, 1e-8});
 
         Buffer<float> xb = to_backend(as_float(x)), yb = poisoned<float>(count);
         backend().dropout_forward(xb.view(), yb.view(), spec);
@@ -423,8 +423,8 @@ TEST_CASE("attention forward matches the definition", "[ops][attention]") {
         Buffer<float> qb = to_backend(as_float(qkv)), pb = poisoned<float>(ps.numel()),
                       ob = poisoned<float>(os.numel());
         backend().attention_forward(qb.view(qs), int(d.heads), dropout, pb.view(ps), ob.view(os));
-        REQUIRE_CLOSE(pb.download(), probs, 1e-5, 1e-7);
-        REQUIRE_CLOSE(ob.download(), out, 1e-5, 1e-6);
+        require_close(pb.download(), probs, {1e-5, 1e-7});
+        require_close(ob.download(), out, {1e-5, 1e-6});
     }
 }
 
@@ -437,8 +437,8 @@ TEST_CASE("attention softmax is stable for large scores", "[ops][attention]") {
                   ob = poisoned<float>(2 * 4 * 16);
     backend().attention_forward(qb.view({2, 4, 48}), 2, DropoutSpec{}, pb.view({2, 2, 4, 4}),
                                 ob.view({2, 4, 16}));
-    REQUIRE_CLOSE(pb.download(), probs, 1e-4, 1e-6);
-    REQUIRE_CLOSE(ob.download(), out, 1e-4, 1e-4);
+    require_close(pb.download(), probs, {1e-4, 1e-6});
+    require_close(ob.download(), out, {1e-4, 1e-4});
 }
 
 TEST_CASE("attention backward matches finite differences", "[ops][attention][gradient]") {
@@ -455,7 +455,7 @@ TEST_CASE("attention backward matches finite differences", "[ops][attention][gra
         };
         loss();
         cpu::attention_backward(qkv.data(), probs.data(), r.data(), dqkv.data(), d, dropout);
-        REQUIRE_CLOSE(dqkv, numeric_gradient(qkv, loss), 1e-6, 1e-8);
+        require_close(dqkv, numeric_gradient(qkv, loss), {1e-6, 1e-8});
     }
 }
 
@@ -483,7 +483,7 @@ TEST_CASE("attention backward through the backend: float vs double, any thread c
                                              db.view(os), dqb.view(qs));
                 results.push_back(dqb.download());
             });
-        REQUIRE_CLOSE(results[0], dqkv, 1e-4, 1e-5);
+        require_close(results[0], dqkv, {1e-4, 1e-5});
         REQUIRE(results[1] == results[0]);
         REQUIRE(results[2] == results[0]);
     }
@@ -520,8 +520,8 @@ TEST_CASE("MSE loss: value and gradient", "[ops][mse_loss][gradient]") {
     Buffer<float> loss = poisoned<float>(1), dpred = poisoned<float>(3);
     backend().mse_loss_forward(pred.view(), target.view(), loss.view({1}));
     backend().mse_loss_backward(pred.view(), target.view(), dpred.view());
-    REQUIRE_CLOSE(loss.download(), std::vector<double>{5.0 / 3.0}, 1e-7, 0);
-    REQUIRE_CLOSE(dpred.download(), (std::vector<double>{2.0 / 3.0, 0.0, -4.0 / 3.0}), 1e-7, 0);
+    require_close(loss.download(), std::vector<double>{5.0 / 3.0}, {1e-7, 0});
+    require_close(dpred.download(), (std::vector<double>{2.0 / 3.0, 0.0, -4.0 / 3.0}), {1e-7, 0});
 
     for (const Shape shape : {Shape{1}, Shape{32, 500}, Shape{7, 13}}) {
         CAPTURE(shape.str());
@@ -532,7 +532,7 @@ TEST_CASE("MSE loss: value and gradient", "[ops][mse_loss][gradient]") {
         expected /= double(p.size());
         Buffer<float> pb = to_backend(as_float(p)), tb = to_backend(as_float(t)), lb = poisoned<float>(1);
         backend().mse_loss_forward(pb.view(shape), tb.view(shape), lb.view({1}));
-        REQUIRE_CLOSE(lb.download(), std::vector<double>{expected}, 1e-6, 0);
+        require_close(lb.download(), std::vector<double>{expected}, {1e-6, 0});
 
         if (p.size() > 100) continue;  // finite differences are O(size^2)
         std::vector<double> value(1), grad(p.size());
@@ -541,7 +541,7 @@ TEST_CASE("MSE loss: value and gradient", "[ops][mse_loss][gradient]") {
             return value[0];
         };
         cpu::mse_loss_backward(p.data(), t.data(), grad.data(), int64_t(p.size()));
-        REQUIRE_CLOSE(grad, numeric_gradient(p, f), 1e-6, 1e-9);
+        require_close(grad, numeric_gradient(p, f), {1e-6, 1e-9});
     }
 
     Buffer<float> other(backend(), 4);
@@ -569,9 +569,9 @@ TEST_CASE("Adam follows torch.optim.Adam", "[ops][adam]") {
     // p = (1 - 0.05/0.51, -2 + 0.1/1.01, 0.5 - 0.2/2.01) = (0.90196078, -1.90099010, 0.40049751).
     grads.upload({0.5f, -1.0f, 2.0f});
     backend().adam_update(params.view(), grads.view(), m.view(), v.view(), 1, config);
-    REQUIRE_CLOSE(m.download(), (std::vector<double>{0.25, -0.5, 1.0}), 1e-7, 0);
-    REQUIRE_CLOSE(v.download(), (std::vector<double>{0.0625, 0.25, 1.0}), 1e-7, 0);
-    REQUIRE_CLOSE(params.download(), (std::vector<double>{0.90196078, -1.90099010, 0.40049751}), 1e-6, 0);
+    require_close(m.download(), (std::vector<double>{0.25, -0.5, 1.0}), {1e-7, 0});
+    require_close(v.download(), (std::vector<double>{0.0625, 0.25, 1.0}), {1e-7, 0});
+    require_close(params.download(), (std::vector<double>{0.90196078, -1.90099010, 0.40049751}), {1e-6, 0});
 
     // Step 2, g = (-0.5, 0.25, 2): m = (-0.125, -0.125, 1.5), v = (0.109375, 0.203125, 1.75);
     // 1 - 0.25 = 0.75: step size 0.13333333; sqrt(1 - 0.5625) = 0.66143783;
@@ -580,9 +580,9 @@ TEST_CASE("Adam follows torch.optim.Adam", "[ops][adam]") {
     //   = (0.93464052, -1.87688390, 0.30099502).
     grads.upload({-0.5f, 0.25f, 2.0f});
     backend().adam_update(params.view(), grads.view(), m.view(), v.view(), 2, config);
-    REQUIRE_CLOSE(m.download(), (std::vector<double>{-0.125, -0.125, 1.5}), 1e-7, 0);
-    REQUIRE_CLOSE(v.download(), (std::vector<double>{0.109375, 0.203125, 1.75}), 1e-7, 0);
-    REQUIRE_CLOSE(params.download(), (std::vector<double>{0.93464052, -1.87688390, 0.30099502}), 1e-6, 0);
+    require_close(m.download(), (std::vector<double>{-0.125, -0.125, 1.5}), {1e-7, 0});
+    require_close(v.download(), (std::vector<double>{0.109375, 0.203125, 1.75}), {1e-7, 0});
+    require_close(params.download(), (std::vector<double>{0.93464052, -1.87688390, 0.30099502}), {1e-6, 0});
 
     // Step 3, g = (0.1, 0, -1): m = (-0.0125, -0.0625, 0.25), v = (0.08453125, 0.15234375, 1.5625);
     // 1 - 0.125 = 0.875: step size 0.11428571; sqrt(1 - 0.421875) = 0.76034532;
@@ -594,10 +594,10 @@ TEST_CASE("Adam follows torch.optim.Adam", "[ops][adam]") {
     // (0.938281298, -1.86323524, 0.283720732).
     grads.upload({0.1f, 0.0f, -1.0f});
     backend().adam_update(params.view(), grads.view(), m.view(), v.view(), 3, config);
-    REQUIRE_CLOSE(m.download(), (std::vector<double>{-0.0125, -0.0625, 0.25}), 1e-6, 0);
-    REQUIRE_CLOSE(v.download(), (std::vector<double>{0.08453125, 0.15234375, 1.5625}), 1e-6, 0);
-    REQUIRE_CLOSE(params.download(), (std::vector<double>{0.93828129, -1.86323519, 0.28372078}), 1e-6, 0);
-    REQUIRE_CLOSE(params.download(), (std::vector<double>{0.938281298, -1.86323524, 0.283720732}), 2e-7, 0);
+    require_close(m.download(), (std::vector<double>{-0.0125, -0.0625, 0.25}), {1e-6, 0});
+    require_close(v.download(), (std::vector<double>{0.08453125, 0.15234375, 1.5625}), {1e-6, 0});
+    require_close(params.download(), (std::vector<double>{0.93828129, -1.86323519, 0.28372078}), {1e-6, 0});
+    require_close(params.download(), (std::vector<double>{0.938281298, -1.86323524, 0.283720732}), {2e-7, 0});
 }
 
 TEST_CASE("Adam with PyTorch's defaults matches torch.optim.Adam(lr=1e-3)", "[ops][adam]") {
@@ -615,7 +615,7 @@ TEST_CASE("Adam with PyTorch's defaults matches torch.optim.Adam(lr=1e-3)", "[op
     for (int step = 1; step <= 3; ++step) {
         grads.upload(gradients[step - 1]);
         backend().adam_update(params.view(), grads.view(), m.view(), v.view(), step, config);
-        REQUIRE_CLOSE(params.download(), torch[step - 1], 2e-7, 0);
+        require_close(params.download(), torch[step - 1], {2e-7, 0});
     }
     REQUIRE_THROWS_WITH(backend().adam_update(params.view(), grads.view(), m.view(), v.view(), 0, config),
                         Catch::Contains("adam_update: step 0"));

@@ -12,7 +12,6 @@
 #include <cmath>
 #include <vector>
 
-#include "engine/backend.hpp"
 #include "engine/cpu/ops.hpp"
 
 namespace twp::cpu {

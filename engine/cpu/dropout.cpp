@@ -1,11 +1,10 @@
 // Dropout on the CPU. The mask is a pure function of (seed, counter) (DropoutSpec,
-// engine/backend.hpp; dropout_keep in engine/random.hpp), so forward and backward draw the same
+// engine/op_params.hpp; dropout_keep in engine/random.hpp), so forward and backward draw the same
 // mask without storing it, and any backend draws the same one. Kept values are multiplied by
 // 1 / (1 - p), dropped ones by 0 (as torch's input * noise, so a NaN input stays NaN).
 #include <algorithm>
 #include <cstring>
 
-#include "engine/backend.hpp"
 #include "engine/cpu/ops.hpp"
 #include "engine/random.hpp"
 

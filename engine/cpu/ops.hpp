@@ -6,29 +6,10 @@
 
 #include <cstdint>
 
-namespace twp {
+#include "engine/op_dims.hpp"    // Conv2dDims, AttentionDims
+#include "engine/op_params.hpp"  // DropoutSpec
 
-// Geometry of a stride-1, zero-padded 2D convolution; shared by every backend's conv.
-struct Conv2dDims {
-    int64_t batch = 0, in_channels = 0, height = 0, width = 0;
-    int64_t out_channels = 0, kernel = 0, padding = 0;
-
-    int64_t out_height() const { return height + 2 * padding - kernel + 1; }
-    int64_t out_width() const { return width + 2 * padding - kernel + 1; }
-    int64_t pixels() const { return out_height() * out_width(); }           // P
-    int64_t patch() const { return in_channels * kernel * kernel; }         // Kd
-};
-
-// Geometry of multi-head self-attention over qkv [B, S, 3D]; shared by every backend's attention.
-struct AttentionDims {
-    int64_t batch = 0, seq = 0, dim = 0, heads = 0;  // B, S, D (the model width), H
-
-    int64_t head_dim() const { return dim / heads; }  // Dh
-};
-
-struct DropoutSpec;  // engine/backend.hpp
-
-namespace cpu {
+namespace twp::cpu {
 
 // The batch's weight gradient is summed in this many fixed chunks of images, then the chunks in
 // order: parallel, yet the same bits whatever the thread count.
@@ -134,5 +115,4 @@ void mse_loss_backward(const T* pred, const T* target, T* dpred, int64_t count);
 void adam_update(float* params, const float* grads, float* m, float* v, int64_t count, int64_t step,
                  float learning_rate, float beta1, float beta2, float eps);
 
-}  // namespace cpu
-}  // namespace twp
+}  // namespace twp::cpu
