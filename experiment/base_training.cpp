@@ -24,7 +24,8 @@ DeviceImageSet::DeviceImageSet(Backend& backend, const ImageSet& set)
     : count(set.count), images(backend, set.count * set.rows * set.cols),
       labels(backend, set.count) {
     TWP_CHECK(set.rows == LeNet5::kImageSize && set.cols == LeNet5::kImageSize,
-              "LeNet-5 takes 28x28 images, the dataset has " << set.rows << "x" << set.cols);
+              "LeNet-5 takes " << LeNet5::kImageSize << "x" << LeNet5::kImageSize << " images, the dataset has "
+                               << set.rows << "x" << set.cols);
     images.upload(set.pixels);
     labels.upload(set.labels);
 }
