@@ -26,16 +26,16 @@ TransformerConfig model_config(const Config& c, int64_t dim) {
 }
 
 TransformerForecaster::TransformerForecaster(const ForecasterContext& context)
-    : backend_(context.backend), options_(context.config), space_(context.data.space),
+    : backend_(context.backend), command_(context.config), space_(context.data.space),
       experiment_dir_(context.experiment_dir), resume_(context.resume) {
     if (context.loaded) {
         config_ = context.loaded->config;
         delta_target_ = context.loaded->delta_target;
         parameters_ = context.loaded->parameters;
-        model_path_ = options_.model_path;
+        model_path_ = command_.model_path;
     } else {
-        config_ = model_config(options_, context.data.space.dim());
-        delta_target_ = options_.target == "delta";
+        config_ = model_config(command_, context.data.space.dim());
+        delta_target_ = command_.target == "delta";
     }
 }
 
@@ -48,10 +48,10 @@ void TransformerForecaster::fit(const PredictorData& data) {
     if (!parameters_.empty()) return;  // loaded trained
     PredictorOptions options;
     options.sequence_length = config_.sequence_length;
-    options.batch_size = options_.batch_size;
-    options.learning_rate = float(options_.learning_rate);
-    options.epochs = options_.predictor_epochs;
-    options.seed = options_.random_seed;
+    options.batch_size = command_.batch_size;
+    options.learning_rate = float(command_.learning_rate);
+    options.epochs = command_.predictor_epochs;
+    options.seed = command_.random_seed;
     options.delta_target = delta_target_;
     options.model = config_;
     options.checkpoint_path = predictor_checkpoint_path(experiment_dir_);

@@ -37,7 +37,7 @@ public:
 
 private:
     Backend& backend_;
-    const Config& options_;
+    const Config& command_;  // the command line: the training settings
     const FeatureSpace& space_;
     std::filesystem::path experiment_dir_;
     bool resume_;
