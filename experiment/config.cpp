@@ -58,7 +58,23 @@ std::string one_of(const std::string& flag, const std::string& value,
     throw UsageError(flag + " '" + value + "' is not one of " + joined(allowed));
 }
 
+// "a,b,c" -> {a, b, c}; empty items refused.
+std::vector<std::string> list_items(const std::string& flag, const std::string& text) {
+    std::vector<std::string> items;
+    size_t begin = 0;
+    while (true) {
+        const size_t comma = text.find(',', begin);
+        const std::string item = text.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin);
+        if (item.empty()) throw UsageError(flag + " '" + text + "' has an empty item: give a comma-separated list");
+        items.push_back(item);
+        if (comma == std::string::npos) return items;
+        begin = comma + 1;
+    }
+}
+
 }  // namespace
+
+const std::vector<std::string> kDefaultForecasters = {"transformer", "last_value", "linear"};
 
 Config parse_args(const std::vector<std::string>& args) {
     Config config;
@@ -131,6 +147,24 @@ Config parse_args(const std::vector<std::string>& args) {
          [&](const std::string& v) { config.dim_feedforward = parse_number<int64_t>("--dim_feedforward", v, 1); }},
         {"--dropout", [&](const std::string& v) { config.dropout = parse_real("--dropout", v, 0, 1, false, true); }},
         {"--target", [&](const std::string& v) { config.target = one_of("--target", v, {"next", "delta"}); }},
+        {"--forecasters", [&](const std::string& v) { config.forecasters = list_items("--forecasters", v); }},
+        {"--validation_fraction",
+         [&](const std::string& v) {
+             config.validation_fraction = parse_real("--validation_fraction", v, 0, 1, false, true);
+         }},
+        {"--selection",
+         [&](const std::string& v) { config.selection = one_of("--selection", v, {"validation", "test"}); }},
+        {"--split", [&](const std::string& v) { config.split = one_of("--split", v, {"time", "runs", "both"}); }},
+        {"--repeats", [&](const std::string& v) { config.repeats = parse_number("--repeats", v, 1); }},
+        {"--sweep",
+         [&](const std::string& v) {
+             const size_t eq = v.find('=');
+             if (eq == std::string::npos || eq == 0 || eq + 1 == v.size())
+                 throw UsageError("--sweep '" + v + "' is not FLAG=V1,V2,... (e.g. sequence_length=3,5,8)");
+             list_items("--sweep " + v.substr(0, eq), v.substr(eq + 1));
+             config.sweep.push_back(v);
+         }},
+        {"--jobs", [&](const std::string& v) { config.jobs = parse_number("--jobs", v, 1); }},
         {"--max_width", [&](const std::string& v) { config.max_width = parse_number<int64_t>("--max_width", v, 1); }},
         {"--device",
          [&](const std::string& v) {
@@ -161,6 +195,10 @@ Config parse_args(const std::vector<std::string>& args) {
             config.standardize = true;
         } else if (flag == "--train_base" && !has_value) {
             legacy_train_base = true;
+        } else if (flag == "--sweep" && !has_value) {
+            // --sweep a=1,2 b=3,4: every following argument that is not a flag is one more axis.
+            if (i + 1 >= args.size() || args[i + 1].rfind("--", 0) == 0) throw UsageError("--sweep needs FLAG=V1,V2,...");
+            while (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0) valued.at("--sweep")(args[++i]);
         } else if (const auto it = valued.find(flag); it != valued.end()) {
             if (!has_value) {
                 if (i + 1 >= args.size()) throw UsageError(flag + " needs a value");
@@ -173,6 +211,9 @@ Config parse_args(const std::vector<std::string>& args) {
     }
     // As the reference: the legacy flag turns the default full mode into train_base.
     if (legacy_train_base && config.mode == "full") config.mode = "train_base";
+    if (config.selection == "validation" && config.validation_fraction == 0)
+        throw UsageError("--validation_fraction 0 leaves no validation windows to choose models on: give "
+                         "--selection test as well (the reference's protocol), or a fraction above 0");
     if (config.resume && config.mode != "full" && config.mode != "train_base" && config.mode != "train_predictor")
         throw UsageError("--resume continues an interrupted train_base, train_predictor or full run; --mode " +
                          config.mode + " trains nothing");

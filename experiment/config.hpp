@@ -46,6 +46,17 @@ struct Config {
     std::string target = "next";  // next|delta
     bool standardize = false;
     int64_t max_width = 4096;  // refuse wider transformers (without PCA the width is 61,706)
+    // The honest protocol (issue 14).
+    // The forecasters evaluated, in order (keys of experiment/forecasters.cpp); empty: the default
+    // list, kDefaultForecasters.
+    std::vector<std::string> forecasters;
+    double validation_fraction = 0.2;    // of each run's train windows, kept apart to choose models on
+    std::string selection = "validation";  // validation|test: what the best predictor epoch is chosen on
+    std::string split = "time";          // time|runs|both
+    int repeats = 1;                     // the whole experiment, with seeds random_seed + 1000 i
+    // Sweeps: "flag=v1,v2,..." each; every cell of the grid is its own experiment.
+    std::vector<std::string> sweep;
+    int jobs = 1;                        // sweep cells run at once
     // Ours.
     std::string dataset = "mnist";  // mnist|fashion-mnist
     std::string data_dir;           // default: data/<dataset>
@@ -60,6 +71,9 @@ struct Config {
 
     std::string resolved_data_dir() const { return data_dir.empty() ? "data/" + dataset : data_dir; }
 };
+
+// The forecasters an experiment evaluates without --forecasters.
+extern const std::vector<std::string> kDefaultForecasters;
 
 // Parses argv[1..]; throws UsageError naming the flag and the accepted values.
 Config parse_args(const std::vector<std::string>& args);

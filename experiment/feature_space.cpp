@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "engine/error.hpp"
+#include "experiment/numbers.hpp"
 
 namespace twp {
 
@@ -56,7 +57,7 @@ void compute_scores(Backend& backend, PredictorData& data) {
 }
 
 // The model-space snapshots and the windows, once the scores are there.
-PredictorData finish(PredictorData data, int64_t sequence_length) {
+PredictorData finish(PredictorData data, int64_t sequence_length, double validation_fraction) {
     for (size_t r = 0; r < data.runs.runs.size(); ++r) {
         std::vector<float> model = data.scores[r];
         data.space.to_model(model.data(), data.runs.runs[r].count);
@@ -64,39 +65,49 @@ PredictorData finish(PredictorData data, int64_t sequence_length) {
     }
     data.sequence_length = sequence_length;
     data.train_windows = make_windows(data.runs, sequence_length, true);
+    data.validation_windows = split_off_validation(data.train_windows, validation_fraction);
     data.test_windows = make_windows(data.runs, sequence_length, false);
     return data;
 }
 
-// Mean and standard deviation of every score over the train snapshots of all runs.
-void fit_standardization(PredictorData& data) {
-    FeatureSpace& space = data.space;
-    const int64_t d = space.dim(), n_train = data.runs.train_snapshots();
-    std::vector<double> sum(d, 0.0), sum_sq(d, 0.0);
-    for (size_t r = 0; r < data.runs.runs.size(); ++r) {
-        const float* scores = data.scores[r].data();
-        for (int64_t i = 0; i < data.runs.runs[r].split; ++i)
-            for (int64_t j = 0; j < d; ++j) {
-                sum[j] += scores[i * d + j];
-                sum_sq[j] += double(scores[i * d + j]) * scores[i * d + j];
-            }
-    }
-    space.standardize = true;
-    space.mean.resize(d);
-    space.scale.resize(d);
-    for (int64_t j = 0; j < d; ++j) {
-        const double mean = sum[j] / double(n_train);
-        const double var = std::max(sum_sq[j] / double(n_train) - mean * mean, 0.0);
-        space.mean[j] = float(mean);
-        // A constant feature (e.g. a zero-variance PCA tail) keeps scale 1: no division by 0.
-        space.scale[j] = var > 1e-24 ? float(std::sqrt(var)) : 1.0f;
-    }
-}
-
 }  // namespace
 
-PredictorData prepare_predictor_data(Backend& backend, WeightRuns runs, int64_t sequence_length, bool use_pca,
-                                     int64_t components, bool standardize, std::string& note) {
+int64_t fit_standardization(const std::vector<std::vector<float>>& series, const WeightRuns& runs, int64_t d,
+                            std::vector<float>& mean, std::vector<float>& scale) {
+    std::vector<double> sum(d, 0.0), sum_sq(d, 0.0);
+    int64_t n = 0;
+    for (size_t r = 0; r < runs.runs.size(); ++r) {
+        const float* values = series[r].data();
+        for (int64_t i = 0; i < runs.runs[r].train_end; ++i, ++n)
+            for (int64_t j = 0; j < d; ++j) {
+                sum[j] += values[i * d + j];
+                sum_sq[j] += double(values[i * d + j]) * values[i * d + j];
+            }
+    }
+    TWP_CHECK(n > 0, "standardization needs train snapshots");
+    std::vector<double> sd(d);
+    double largest = 0;
+    mean.resize(d);
+    scale.resize(d);
+    for (int64_t j = 0; j < d; ++j) {
+        const double m = sum[j] / double(n);
+        mean[j] = float(m);
+        sd[j] = std::sqrt(std::max(sum_sq[j] / double(n) - m * m, 0.0));
+        largest = std::max(largest, sd[j]);
+    }
+    // All constant: nothing to scale (scale 1).
+    const double floor = largest > 0 ? kStandardizeFloor * largest : 1.0;
+    int64_t floored = 0;
+    for (int64_t j = 0; j < d; ++j) {
+        floored += sd[j] < floor;
+        scale[j] = float(std::max(sd[j], floor));
+    }
+    return floored;
+}
+
+PredictorData prepare_predictor_data(Backend& backend, WeightRuns runs, const DataOptions& options, std::string& note) {
+    const int64_t sequence_length = options.sequence_length, components = options.components;
+    const bool use_pca = options.use_pca;
     check_windows(runs, sequence_length);  // before the (expensive) PCA
     PredictorData data;
     data.runs = std::move(runs);
@@ -108,7 +119,7 @@ PredictorData prepare_predictor_data(Backend& backend, WeightRuns runs, int64_t 
         const int64_t n_train = r.train_snapshots();
         std::vector<float> train;
         for (const RunSnapshots& run : r.runs)
-            train.insert(train.end(), run.vectors.begin(), run.vectors.begin() + run.split * r.dim);
+            train.insert(train.end(), run.vectors.begin(), run.vectors.begin() + run.train_end * r.dim);
         const int64_t used = std::min({components, n_train, r.dim});
         if (used < components)
             note += "PCA: --n_components " + std::to_string(components) + " capped at " + std::to_string(used) +
@@ -117,11 +128,20 @@ PredictorData prepare_predictor_data(Backend& backend, WeightRuns runs, int64_t 
         data.space.pca = fit_pca(backend, train.data(), n_train, r.dim, used);
     }
     compute_scores(backend, data);
-    if (standardize) fit_standardization(data);
-    return finish(std::move(data), sequence_length);
+    if (options.standardize) {
+        FeatureSpace& space = data.space;
+        space.standardize = true;
+        const int64_t floored = fit_standardization(data.scores, data.runs, space.dim(), space.mean, space.scale);
+        if (floored > 0)
+            note += "--standardize: " + std::to_string(floored) + " of " + std::to_string(space.dim()) +
+                    " components have a train standard deviation below " + number_text(kStandardizeFloor) +
+                    " of the largest; they are divided by that floor instead\n";
+    }
+    return finish(std::move(data), sequence_length, options.validation_fraction);
 }
 
-PredictorData apply_feature_space(Backend& backend, WeightRuns runs, int64_t sequence_length, FeatureSpace space) {
+PredictorData apply_feature_space(Backend& backend, WeightRuns runs, int64_t sequence_length,
+                                  double validation_fraction, FeatureSpace space) {
     TWP_CHECK(space.raw_dim == runs.dim, "the model was fitted on snapshots of " << space.raw_dim
                                                                                << " weights, these have " << runs.dim);
     check_windows(runs, sequence_length);
@@ -129,7 +149,7 @@ PredictorData apply_feature_space(Backend& backend, WeightRuns runs, int64_t seq
     data.runs = std::move(runs);
     data.space = std::move(space);
     compute_scores(backend, data);
-    return finish(std::move(data), sequence_length);
+    return finish(std::move(data), sequence_length, validation_fraction);
 }
 
 }  // namespace twp

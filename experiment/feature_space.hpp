@@ -2,7 +2,7 @@
 // - FeatureSpace: raw LeNet-5 weights -> PCA scores (the "PCA space" every MSE is reported in)
 //   -> optionally standardized scores (the "model space" the transformer sees);
 // - PredictorData: the runs' snapshots (owned), each run's snapshots in PCA space and in model
-//   space (each computed once), and the train/test windows.
+//   space (each computed once), and the train, validation and test windows.
 #pragma once
 
 #include <cstdint>
@@ -36,16 +36,37 @@ struct PredictorData {
     std::vector<std::vector<float>> scores;  // per run, [count, D], PCA space
     std::vector<std::vector<float>> model;   // per run, [count, D], model space
     int64_t sequence_length = 0;             // of the windows
-    std::vector<Window> train_windows, test_windows;
+    // Validation windows are the last of each run's train windows (split_off_validation), not
+    // among train_windows: what models and hyperparameters are chosen on.
+    std::vector<Window> train_windows, validation_windows, test_windows;
 };
+
+// How the predictor's data is made from the runs.
+struct DataOptions {
+    int64_t sequence_length = 3;
+    bool use_pca = false;
+    int64_t components = 0;           // when use_pca
+    bool standardize = false;
+    double validation_fraction = 0;   // of each run's train windows, [0, 1)
+};
+
+// A standard deviation below this fraction of the largest one is floored at it when scores are
+// standardized: a PCA tail whose train variance almost vanishes is not divided by almost zero.
+constexpr double kStandardizeFloor = 1e-2;
+
+// The mean and scale of each of the `d` columns of `series` (per run, [count, d]) over the
+// runs' train snapshots ([0, train_end)); returns how many scales were floored.
+int64_t fit_standardization(const std::vector<std::vector<float>>& series, const WeightRuns& runs, int64_t d,
+                            std::vector<float>& mean, std::vector<float>& scale);
 
 // Builds the feature space on the train snapshots of all runs (PCA fit with `components`
 // components when use_pca; standardization statistics of the train scores when standardize),
 // then the scores and the windows. `note` receives what the user should know (e.g. the component
-// count was capped). Refuses before the PCA when no train or no test window fits.
-PredictorData prepare_predictor_data(Backend& backend, WeightRuns runs, int64_t sequence_length, bool use_pca,
-                                     int64_t components, bool standardize, std::string& note);
+// count was capped, scales were floored). Refuses before the PCA when no train or no test window
+// fits.
+PredictorData prepare_predictor_data(Backend& backend, WeightRuns runs, const DataOptions& options, std::string& note);
 // The same with a feature space loaded from a saved model (evaluation modes).
-PredictorData apply_feature_space(Backend& backend, WeightRuns runs, int64_t sequence_length, FeatureSpace space);
+PredictorData apply_feature_space(Backend& backend, WeightRuns runs, int64_t sequence_length,
+                                  double validation_fraction, FeatureSpace space);
 
 }  // namespace twp

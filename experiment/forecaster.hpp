@@ -73,6 +73,8 @@ struct ForecasterContext {
     bool resume = false;                      // continue an interrupted fit from its checkpoint
 };
 
+// A factory may return nothing: the forecaster has no place in this experiment (a learned one in
+// an evaluation mode whose --model_path holds another).
 using ForecasterFactory = std::function<std::unique_ptr<Forecaster>(const ForecasterContext&)>;
 
 // The forecasters an experiment reports, in order: the built-in ones (experiment/forecasters.cpp)
@@ -86,6 +88,11 @@ public:
     void add(const std::string& key, ForecasterFactory make);
     void remove(const std::string& key);
     Forecasters make_all(const ForecasterContext& context) const;
+    // The forecasters of `keys`, in that order (empty: make_all); UsageError for a key that is not
+    // registered, naming the ones that are.
+    Forecasters make(const ForecasterContext& context, const std::vector<std::string>& keys) const;
+    // UsageError as make() for an unknown or repeated key, before anything is made.
+    void check_keys(const std::vector<std::string>& keys) const;
     const std::vector<Entry>& entries() const { return entries_; }
 
 private:

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/error.hpp"
+#include "experiment/config.hpp"
 #include "experiment/forecaster.hpp"
 
 namespace twp {
@@ -54,15 +55,46 @@ void ForecasterRegistry::remove(const std::string& key) {
                    entries_.end());
 }
 
+namespace {
+
+std::unique_ptr<Forecaster> made(const ForecasterRegistry::Entry& e, const ForecasterContext& context) {
+    std::unique_ptr<Forecaster> f = e.make(context);
+    TWP_CHECK(!f || f->names().key == e.key,
+              "the forecaster registered as '" << e.key << "' made '" << f->names().key << "'");
+    return f;
+}
+
+}  // namespace
+
 Forecasters ForecasterRegistry::make_all(const ForecasterContext& context) const {
-    Forecasters made;
-    for (const Entry& e : entries_) {
-        made.push_back(e.make(context));
-        TWP_CHECK(made.back() && made.back()->names().key == e.key,
-                  "the forecaster registered as '" << e.key << "' made "
-                                                   << (made.back() ? "'" + made.back()->names().key + "'" : "nothing"));
+    Forecasters all;
+    for (const Entry& e : entries_)
+        if (std::unique_ptr<Forecaster> f = made(e, context)) all.push_back(std::move(f));
+    return all;
+}
+
+Forecasters ForecasterRegistry::make(const ForecasterContext& context, const std::vector<std::string>& keys) const {
+    if (keys.empty()) return make_all(context);
+    check_keys(keys);
+    Forecasters chosen;
+    for (const std::string& key : keys)
+        for (const Entry& e : entries_)
+            if (e.key == key)
+                if (std::unique_ptr<Forecaster> f = made(e, context)) chosen.push_back(std::move(f));
+    return chosen;
+}
+
+void ForecasterRegistry::check_keys(const std::vector<std::string>& keys) const {
+    for (size_t i = 0; i < keys.size(); ++i) {
+        const std::string& key = keys[i];
+        if (std::find(keys.begin(), keys.begin() + i, key) != keys.begin() + i)
+            throw UsageError("--forecasters names " + key + " twice");
+        if (std::none_of(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.key == key; })) {
+            std::string known;
+            for (const Entry& e : entries_) known += (known.empty() ? "" : ", ") + e.key;
+            throw UsageError("--forecasters: there is no forecaster '" + key + "' (there are " + known + ")");
+        }
     }
-    return made;
 }
 
 ForecasterRegistry& forecaster_registry() {

@@ -89,10 +89,15 @@ PredictorData data_stage(Backend& backend, const Config& c, const LoadedPredicto
         if (sequence_length != c.sequence_length)
             notes += "The model was trained on windows of " + std::to_string(sequence_length) +
                      " snapshots: its sequence length is used, not --sequence_length.\n";
-        data = apply_feature_space(backend, std::move(runs), sequence_length, loaded->space);
+        data = apply_feature_space(backend, std::move(runs), sequence_length, c.validation_fraction, loaded->space);
     } else {
-        data = prepare_predictor_data(backend, std::move(runs), c.sequence_length, c.apply_pca, c.n_components,
-                                      c.standardize, notes);
+        DataOptions options;
+        options.sequence_length = c.sequence_length;
+        options.use_pca = c.apply_pca;
+        options.components = c.n_components;
+        options.standardize = c.standardize;
+        options.validation_fraction = c.validation_fraction;
+        data = prepare_predictor_data(backend, std::move(runs), options, notes);
     }
     if (!notes.empty()) std::fprintf(stderr, "twp: %s", notes.c_str());
     if (data.space.use_pca) {
@@ -237,7 +242,7 @@ ExperimentResults run_experiment(Backend& backend, const Config& c, const Plan& 
     }
 
     const ForecasterContext context{backend, c, *results.data, loaded, results.dir, resuming};
-    Forecasters forecasters = forecaster_registry().make_all(context);
+    Forecasters forecasters = forecaster_registry().make(context, c.forecasters);
     start = Clock::now();
     fit_stage(forecasters, results);
     if (plan.trains_predictor) results.stage_seconds.push_back({"predictor_training", seconds_since(start)});

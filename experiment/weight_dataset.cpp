@@ -11,7 +11,7 @@ namespace twp {
 
 int64_t WeightRuns::train_snapshots() const {
     int64_t n = 0;
-    for (const RunSnapshots& r : runs) n += r.split;
+    for (const RunSnapshots& r : runs) n += r.train_end;
     return n;
 }
 
@@ -47,6 +47,7 @@ WeightRuns load_weight_runs(const std::filesystem::path& snapshot_dir, double tr
         run.run = number;
         run.count = int64_t(index.records().size());
         run.split = int64_t(std::floor(double(run.count) * train_split));
+        run.train_end = run.test_begin = run.split;
         run.dataset = index.records().front().dataset;
         for (const SnapshotRecord& record : index.records()) {
             const std::vector<float> vector = read_snapshot(dir / record.file);
@@ -69,10 +70,36 @@ std::vector<Window> make_windows(const WeightRuns& runs, int64_t k, bool train) 
     std::vector<Window> windows;
     for (int i = 0; i < int(runs.runs.size()); ++i) {
         const RunSnapshots& r = runs.runs[i];
-        const int64_t begin = train ? 0 : r.split, end = train ? r.split : r.count;
+        const int64_t begin = train ? 0 : r.test_begin, end = train ? r.train_end : r.count;
         for (int64_t first = begin; first + k < end; ++first) windows.push_back({i, first});
     }
     return windows;
+}
+
+WeightRuns hold_out_run(WeightRuns runs, int held_out) {
+    TWP_CHECK(held_out >= 0 && held_out < int(runs.runs.size()),
+              "no run " << held_out + 1 << " to hold out: there are " << runs.runs.size());
+    for (int i = 0; i < int(runs.runs.size()); ++i) {
+        RunSnapshots& r = runs.runs[i];
+        r.train_end = r.test_begin = i == held_out ? 0 : r.count;
+    }
+    return runs;
+}
+
+std::vector<Window> split_off_validation(std::vector<Window>& train, double fraction) {
+    TWP_CHECK(fraction >= 0 && fraction < 1, "--validation_fraction must lie in [0, 1), got " << fraction);
+    std::vector<Window> kept, validation;
+    for (size_t begin = 0; begin < train.size();) {
+        size_t end = begin;
+        while (end < train.size() && train[end].run_index == train[begin].run_index) ++end;
+        const int64_t n = int64_t(end - begin);
+        const int64_t moved = std::min<int64_t>(n - 1, int64_t(std::ceil(fraction * double(n))));
+        kept.insert(kept.end(), train.begin() + begin, train.begin() + (end - moved));
+        validation.insert(validation.end(), train.begin() + (end - moved), train.begin() + end);
+        begin = end;
+    }
+    train = std::move(kept);
+    return validation;
 }
 
 }  // namespace twp

@@ -462,7 +462,7 @@ TEST_CASE("a NaN or Inf stops predictor training, saying where and what to try",
         run.run = r;
         run.dataset = "mnist";
         run.count = 10;
-        run.split = 5;
+        run.split = run.train_end = run.test_begin = 5;
         for (int i = 0; i < run.count * runs.dim; ++i) run.vectors.push_back(1e20f * float(1 + i % 7));
         run.test_accuracy.assign(run.count, 10.0);
         run.test_loss.assign(run.count, 2.3);
@@ -470,7 +470,9 @@ TEST_CASE("a NaN or Inf stops predictor training, saying where and what to try",
         runs.runs.push_back(run);
     }
     std::string note;
-    const PredictorData data = prepare_predictor_data(backend(), runs, 3, false, 0, false, note);
+    DataOptions data_options;
+    data_options.sequence_length = 3;
+    const PredictorData data = prepare_predictor_data(backend(), runs, data_options, note);
     PredictorOptions options;
     options.epochs = 3;
     options.show_progress = false;
