@@ -30,6 +30,11 @@ struct History {
     int64_t length = 0;
 };
 
+// What a fit chose, for the summary and results.json: {"phi", "0.62"}, {"best_epoch", "41"}, ...
+struct ForecasterFact {
+    std::string key, value;
+};
+
 // Learned forecasters are the ones on trial; baselines are what they must beat.
 enum class ForecasterRole { kLearned, kBaseline };
 
@@ -51,9 +56,12 @@ public:
     // The fewest vectors a history needs.
     virtual int64_t min_history() const { return 1; }
 
-    // Learns from the train windows of `data` (model space); nothing where there is nothing to
-    // learn or the forecaster was loaded trained.
+    // Learns from the train windows of `data`, choosing what it chooses (hyperparameters, the best
+    // epoch) on its validation windows, never on the test windows; nothing where there is nothing
+    // to learn or the forecaster was loaded trained.
     virtual void fit(const PredictorData& data) { (void)data; }
+    // What the fit chose (empty before fit, or where nothing is chosen).
+    virtual std::vector<ForecasterFact> facts() const { return {}; }
     // next [histories.size(), width]: the vector after each history.
     virtual std::vector<float> predict(const std::vector<History>& histories, int64_t width) = 0;
     // [steps, width]: the `steps` vectors after `history`. By default autoregressively: each
