@@ -40,7 +40,7 @@ TWP_HOST_DEVICE constexpr PhiloxBlock philox4x32(PhiloxBlock counter, uint64_t k
 TWP_HOST_DEVICE constexpr float uniform_from_bits(uint32_t bits) { return float(bits >> 8) * (1.0f / 16777216.0f); }
 
 // Independent streams of one seed: what a stream is used for picks its id.
-enum class RngStream : uint32_t { kInit = 1, kShuffle = 2, kDropout = 3 };
+enum class RngStream : uint32_t { kInit = 1, kShuffle = 2, kDropout = 3, kBootstrap = 4 };
 
 // Dropout's random bits (DropoutSpec, engine/op_params.hpp): counter c is word c & 3 of Philox block
 // c >> 2 of the kDropout stream, so four consecutive counters cost one block.

@@ -41,6 +41,12 @@ DirectEvaluation evaluate_direct(Backend& backend, Forecasters& forecasters, con
 
     DirectEvaluation result;
     result.windows = count;
+    result.tested = windows;
+    result.forecasters.resize(n);
+    for (ForecastError& e : result.forecasters) {
+        e.per_window_pca.resize(count);
+        e.per_window_weight.resize(count);
+    }
     std::vector<std::vector<double>> pca_sum(n, std::vector<double>(n_runs)), raw_sum = pca_sum;
     std::vector<int64_t> per_run(n_runs, 0);
     for (int64_t i = 0; i < count; ++i) {
@@ -49,13 +55,17 @@ DirectEvaluation evaluate_direct(Backend& backend, Forecasters& forecasters, con
         const float* target = data.scores[w.run_index].data() + next * d;
         const float* target_raw = data.runs.runs[w.run_index].vectors.data() + next * raw_dim;
         for (size_t f = 0; f < n; ++f) {
-            pca_sum[f][w.run_index] += mse(predicted[f].data() + i * d, target, d);
-            raw_sum[f][w.run_index] += mse(predicted_weights[f].data() + i * raw_dim, target_raw, raw_dim);
+            const double pca = mse(predicted[f].data() + i * d, target, d);
+            const double raw = mse(predicted_weights[f].data() + i * raw_dim, target_raw, raw_dim);
+            pca_sum[f][w.run_index] += pca;
+            raw_sum[f][w.run_index] += raw;
+            result.forecasters[f].per_window_pca[i] = pca;
+            result.forecasters[f].per_window_weight[i] = raw;
         }
         ++per_run[w.run_index];
     }
     for (size_t f = 0; f < n; ++f) {
-        ForecastError e;
+        ForecastError& e = result.forecasters[f];
         double pca_total = 0, raw_total = 0;
         for (size_t r = 0; r < n_runs; ++r) {
             pca_total += pca_sum[f][r];
@@ -65,7 +75,6 @@ DirectEvaluation evaluate_direct(Backend& backend, Forecasters& forecasters, con
         }
         e.pca_mse = pca_total / double(count);
         e.weight_mse = raw_total / double(count);
-        result.forecasters.push_back(e);
     }
     return result;
 }
@@ -79,6 +88,7 @@ Extrapolation extrapolate(Backend& backend, Forecasters& forecasters, const Pred
     result.runs_per_step.assign(n, std::vector<int>(steps, 0));
     for (int r = 0; r < int(data.runs.runs.size()); ++r) {
         const RunSnapshots& run = data.runs.runs[r];
+        if (run.test_begin >= run.count) continue;  // a train run of the runs split
         const float* scores = data.scores[r].data();
         const int64_t start = run.split + s;  // the first target
         const int run_steps = int(std::min<int64_t>(steps, run.count - start));

@@ -3,7 +3,8 @@
 // - direct: one-step MSE over all test windows, in PCA space and in weight space (a forecaster's
 //   weights: its own where it forecasts weights, else its scores mapped back through the PCA;
 //   against the true snapshot), overall and per run;
-// - extrapolation: from each run's first test window (the history: the run up to it), each
+// - extrapolation: from each tested run's first test window in the time split (the history: the
+//   run up to it; a run held out in the runs split starts at the same place), each
 //   forecaster's path of steps; step i against that run's true snapshot at the same position; MSE
 //   per step over runs;
 // - plug-in: each extrapolated step's weights put back into LeNet-5 and scored on the test set,
@@ -22,10 +23,12 @@ namespace twp {
 struct ForecastError {
     double pca_mse = 0, weight_mse = 0;                  // over all windows
     std::vector<double> per_run_pca, per_run_weight;     // per run (NaN where a run has no window)
+    std::vector<double> per_window_pca, per_window_weight;  // per test window, in window order
 };
 
 struct DirectEvaluation {
     int64_t windows = 0;
+    std::vector<Window> tested;              // the test windows, in order
     std::vector<ForecastError> forecasters;  // in the list's order
 };
 

@@ -6,12 +6,15 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "engine/atomic_file.hpp"
 #include "engine/error.hpp"
 #include "experiment/base_training.hpp"
 #include "experiment/evaluation.hpp"
 #include "experiment/forecaster.hpp"
 #include "experiment/lenet5.hpp"
+#include "experiment/numbers.hpp"
 #include "experiment/snapshots.hpp"
+#include "experiment/study.hpp"
 #include "experiment/transformer_forecaster.hpp"
 #include "experiment/weight_dataset.hpp"
 
@@ -81,8 +84,8 @@ std::vector<RunSummary> base_training_stage(Backend& backend, const Config& c, c
 }
 
 // The snapshots, in the feature space the predictor is trained in or was saved with.
-PredictorData data_stage(Backend& backend, const Config& c, const LoadedPredictor* loaded, std::string& notes) {
-    WeightRuns runs = load_weight_runs(c.snapshot_dir, c.train_split);
+PredictorData data_stage(Backend& backend, const Config& c, WeightRuns runs, const LoadedPredictor* loaded,
+                         std::string& notes) {
     PredictorData data;
     if (loaded) {
         const int64_t sequence_length = loaded->config.sequence_length;
@@ -100,6 +103,8 @@ PredictorData data_stage(Backend& backend, const Config& c, const LoadedPredicto
         data = prepare_predictor_data(backend, std::move(runs), options, notes);
     }
     if (!notes.empty()) std::fprintf(stderr, "twp: %s", notes.c_str());
+    std::fprintf(stderr, "twp: %zu train, %zu validation and %zu test windows\n", data.train_windows.size(),
+                 data.validation_windows.size(), data.test_windows.size());
     if (data.space.use_pca) {
         double explained = 0;
         for (double v : data.space.pca.explained_variance_ratio) explained += v;
@@ -129,8 +134,11 @@ bool experiment_folder_stage(const Config& c, const Plan& plan, std::filesystem:
 // results say about the predictor.
 void fit_stage(Forecasters& forecasters, ExperimentResults& results) {
     for (const auto& f : forecasters) {
+        const auto start = Clock::now();
         f->fit(*results.data);
-        results.forecasters.push_back({f->names(), f->role()});
+        std::vector<ForecasterFact> facts = f->facts();
+        facts.push_back({"fit_seconds", number_text(seconds_since(start), "%.3g")});
+        results.forecasters.push_back({f->names(), f->role(), facts});
         if (const auto* transformer = dynamic_cast<const TransformerForecaster*>(f.get())) {
             results.model = transformer->config();
             results.delta_target = transformer->delta_target();
@@ -188,6 +196,13 @@ Plan make_plan(const Config& c) {
     p.extrapolates = m == Mode::kFull || m == Mode::kExtrapolate || m == Mode::kPluginTest;
     p.plug_in = m == Mode::kFull || m == Mode::kPluginTest;
     p.writes_results = m != Mode::kTrainBase;
+    forecaster_registry().check_keys(c.forecasters);
+    if (runs_study(c) && !p.trains_predictor)
+        throw UsageError("--repeats and --split " + c.split + " train the forecasters again for every repeat and fold: "
+                         "use them with --mode full or train_predictor, not --mode " + c.mode);
+    if (c.split != "time" && p.trains_base && c.num_runs < 2)
+        throw UsageError("--split " + c.split + " holds out one run at a time: it needs --num_runs 2 or more, "
+                         "so that every fold has runs to train on and a run to test");
     if (p.loads_predictor && c.model_path.empty())
         throw UsageError("--mode " + c.mode + " evaluates a saved predictor: give --model_path "
                          "(results/experiment_<time>/models/predictor_best.safetensors)");
@@ -209,37 +224,16 @@ Inputs load_inputs(const Config& c, const Plan& plan) {
     return inputs;
 }
 
-ExperimentResults run_experiment(Backend& backend, const Config& c, const Plan& plan, Inputs& inputs,
-                                 const std::string& device_note) {
-    check_backend(backend, c, plan);
-    ExperimentResults results;
-    results.mode = mode_name(plan.mode);
-    results.backend = backend.description();
-    results.dataset = c.dataset;
-    // One writer per snapshot folder: a second twp pointed at it is refused before it writes.
-    std::optional<FolderLock> snapshot_lock;
-    if (plan.trains_base) {
-        snapshot_lock.emplace(c.snapshot_dir, "wait for it or use another --snapshot_dir");
-        const auto start = Clock::now();
-        results.base_runs = base_training_stage(backend, c, inputs.dataset);
-        results.stage_seconds.push_back({"base_training", seconds_since(start)});
-    }
-    if (!plan.writes_results) return results;
+namespace {
 
+// The predictor's stages on `runs` into results.dir (made): the data, the forecasters' fits, the
+// evaluations, the plug-in test and the folder's outputs.
+void predictor_stages(Backend& backend, const Config& c, const Plan& plan, Inputs& inputs, WeightRuns runs,
+                      bool resuming, ExperimentResults& results) {
     auto start = Clock::now();
     const LoadedPredictor* loaded = inputs.predictor ? &*inputs.predictor : nullptr;
-    results.data = data_stage(backend, c, loaded, results.notes);
+    results.data = data_stage(backend, c, std::move(runs), loaded, results.notes);
     results.stage_seconds.push_back({"snapshots_and_pca", seconds_since(start)});
-
-    const bool resuming = experiment_folder_stage(c, plan, results.dir);
-    // A folder whose predictor is being trained has one writer: a second --resume is refused.
-    std::optional<FolderLock> experiment_lock;
-    if (plan.trains_predictor) experiment_lock.emplace(results.dir, "wait for it, or start a new experiment without --resume");
-    if (resuming) {
-        for (const char* sub : {"", "models", "plots"}) remove_stale_temporaries(results.dir / sub);
-    } else {
-        write_config(results.dir, c, results.backend, device_note);
-    }
 
     const ForecasterContext context{backend, c, *results.data, loaded, results.dir, resuming};
     Forecasters forecasters = forecaster_registry().make(context, c.forecasters);
@@ -249,7 +243,10 @@ ExperimentResults run_experiment(Backend& backend, const Config& c, const Plan& 
 
     if (plan.evaluates_direct || plan.extrapolates) {
         start = Clock::now();
-        if (plan.evaluates_direct) results.direct = evaluate_direct(backend, forecasters, *results.data);
+        if (plan.evaluates_direct) {
+            results.direct = evaluate_direct(backend, forecasters, *results.data);
+            results.verdicts = unit_verdicts(results.forecasters, *results.direct, c.random_seed);
+        }
         if (plan.extrapolates) results.extrapolation = extrapolate(backend, forecasters, *results.data, c.extrapolation_steps);
         results.stage_seconds.push_back({"evaluation", seconds_since(start)});
     }
@@ -260,6 +257,137 @@ ExperimentResults run_experiment(Backend& backend, const Config& c, const Plan& 
         results.stage_seconds.push_back({"plug_in_test", seconds_since(start)});
     }
     results_stage(results);
+}
+
+ExperimentResults new_results(Backend& backend, const Config& c, const Plan& plan) {
+    ExperimentResults results;
+    results.mode = mode_name(plan.mode);
+    results.backend = backend.description();
+    results.dataset = c.dataset;
+    return results;
+}
+
+// One experiment, as the reference runs it: one set of base runs, the time split.
+ExperimentResults single_experiment(Backend& backend, const Config& c, const Plan& plan, Inputs& inputs,
+                                    const std::string& device_note) {
+    ExperimentResults results = new_results(backend, c, plan);
+    // One writer per snapshot folder: a second twp pointed at it is refused before it writes.
+    std::optional<FolderLock> snapshot_lock;
+    if (plan.trains_base) {
+        snapshot_lock.emplace(c.snapshot_dir, "wait for it or use another --snapshot_dir");
+        const auto start = Clock::now();
+        results.base_runs = base_training_stage(backend, c, inputs.dataset);
+        results.stage_seconds.push_back({"base_training", seconds_since(start)});
+    }
+    if (!plan.writes_results) return results;
+
+    WeightRuns runs = load_weight_runs(c.snapshot_dir, c.train_split);
+    const bool resuming = experiment_folder_stage(c, plan, results.dir);
+    // A folder whose predictor is being trained has one writer: a second --resume is refused.
+    std::optional<FolderLock> experiment_lock;
+    if (plan.trains_predictor) experiment_lock.emplace(results.dir, "wait for it, or start a new experiment without --resume");
+    if (resuming) {
+        for (const char* sub : {"", "models", "plots"}) remove_stale_temporaries(results.dir / sub);
+    } else {
+        write_config(results.dir, c, results.backend, device_note);
+    }
+    predictor_stages(backend, c, plan, inputs, std::move(runs), resuming, results);
+    return results;
+}
+
+// A unit's folder under the study's: made with models/ and plots/.
+std::filesystem::path unit_folder(const std::filesystem::path& study, int repeat, const std::string& split, int fold) {
+    std::filesystem::path dir = study / ("repeat_" + std::to_string(repeat));
+    dir /= split == "time" ? std::filesystem::path("time") : std::filesystem::path("runs") / ("fold_" + std::to_string(fold));
+    create_directories_checked(dir / "models");
+    create_directories_checked(dir / "plots");
+    return dir;
+}
+
+// Repeats and splits (study.hpp): each repeat trains (or finds) its own base runs, every unit is a
+// single experiment in its own folder, and the study's folder gets the aggregate.
+StudyResults study(Backend& backend, const Config& c, const Plan& plan, Inputs& inputs, const std::string& device_note) {
+    if (!plan.trains_base)  // the snapshots exist: refuse a split they cannot make before writing
+        for (int repeat = 1; repeat <= c.repeats; ++repeat) {
+            const Config rc = repeat_config(c, repeat);
+            const WeightRuns runs = load_weight_runs(rc.snapshot_dir, rc.train_split);
+            if (c.split != "time" && runs.runs.size() < 2)
+                throw UsageError("--split " + c.split + ": " + rc.snapshot_dir + " holds " + std::to_string(runs.runs.size()) +
+                                 " run; holding one out needs 2 or more");
+        }
+    StudyResults s;
+    s.repeats = c.repeats;
+    s.mode = mode_name(plan.mode);
+    s.backend = backend.description();
+    s.dataset = c.dataset;
+    s.dir = create_experiment_dir(c.results_dir);
+    write_config(s.dir, c, s.backend, device_note);
+    std::vector<std::string> splits;
+    if (c.split != "runs") splits.push_back("time");
+    if (c.split != "time") splits.push_back("runs");
+    // The aggregate is made of the evaluations: a study evaluates in every mode that trains.
+    Plan unit_plan = plan;
+    unit_plan.evaluates_direct = unit_plan.extrapolates = true;
+    double base_seconds = 0, unit_seconds = 0;
+    for (int repeat = 1; repeat <= c.repeats; ++repeat) {
+        const Config rc = repeat_config(c, repeat);
+        std::fprintf(stderr, "twp: repeat %d/%d: seeds from %llu, snapshots in %s\n", repeat, c.repeats,
+                     static_cast<unsigned long long>(rc.random_seed), rc.snapshot_dir.c_str());
+        std::vector<RunSummary> base_runs;
+        if (plan.trains_base) {
+            const FolderLock lock(rc.snapshot_dir, "wait for it or use another --snapshot_dir");
+            const auto start = Clock::now();
+            base_runs = base_training_stage(backend, rc, inputs.dataset);
+            base_seconds += seconds_since(start);
+            s.base_runs.push_back(base_runs);
+        }
+        const WeightRuns runs = load_weight_runs(rc.snapshot_dir, rc.train_split);
+        const auto start = Clock::now();
+        for (const std::string& split : splits) {
+            const int folds = split == "time" ? 1 : int(runs.runs.size());
+            for (int fold = 0; fold < folds; ++fold) {
+                ExperimentResults unit = new_results(backend, rc, plan);
+                const int held_out = split == "time" ? 0 : runs.runs[fold].run;
+                unit.dir = unit_folder(s.dir, repeat, split, held_out);
+                if (s.units.empty() || s.units.back().repeat != repeat) unit.base_runs = base_runs;
+                if (split == "runs")
+                    std::fprintf(stderr, "twp: repeat %d, runs split: run %d held out\n", repeat, held_out);
+                write_config(unit.dir, rc, unit.backend, device_note);
+                predictor_stages(backend, rc, unit_plan, inputs, split == "time" ? runs : hold_out_run(runs, fold), false, unit);
+                s.units.push_back(record_unit(unit, repeat, split, held_out));
+            }
+        }
+        unit_seconds += seconds_since(start);
+    }
+    if (plan.trains_base) s.stage_seconds.push_back({"base_training", base_seconds});
+    s.stage_seconds.push_back({"predictor_stages", unit_seconds});
+    s.splits = aggregate_units(s.units, c.random_seed);
+    write_study(s);
+    std::fputs(study_summary_text(s).c_str(), stdout);
+    std::printf("Results: %s\n", s.dir.string().c_str());
+    return s;
+}
+
+}  // namespace
+
+Config repeat_config(const Config& c, int repeat) {
+    Config r = c;
+    if (repeat == 1) return r;
+    r.random_seed = c.random_seed + 1000ull * uint64_t(repeat - 1);
+    r.snapshot_dir = (std::filesystem::path(c.snapshot_dir) / ("repeat_" + std::to_string(repeat))).string();
+    return r;
+}
+
+bool runs_study(const Config& c) { return c.repeats > 1 || c.split != "time"; }
+
+ExperimentResults run_experiment(Backend& backend, const Config& c, const Plan& plan, Inputs& inputs,
+                                 const std::string& device_note) {
+    check_backend(backend, c, plan);
+    if (!runs_study(c)) return single_experiment(backend, c, plan, inputs, device_note);
+    StudyResults s = study(backend, c, plan, inputs, device_note);
+    ExperimentResults results;
+    results.mode = s.mode;
+    results.dir = s.dir;
     return results;
 }
 

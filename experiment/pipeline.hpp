@@ -47,8 +47,17 @@ struct Inputs {
 };
 Inputs load_inputs(const Config& config, const Plan& plan);
 
-// Runs the plan on `backend`. device_note goes to config.txt. Prints progress to stderr and each
-// stage's report to stdout; returns the results (their folder in .dir).
+// Whether the configuration asks for a study (experiment/study.hpp): --repeats above 1 or a split
+// other than time.
+bool runs_study(const Config& config);
+// Repeat `repeat` (1-based) of a study: repeat 1 is the configuration itself; repeat i > 1 seeds
+// base training and predictors from random_seed + 1000 (i - 1) and keeps its snapshots in
+// <snapshot_dir>/repeat_<i>.
+Config repeat_config(const Config& config, int repeat);
+
+// Runs the plan on `backend`: one experiment, or a study. device_note goes to config.txt. Prints
+// progress to stderr and each stage's report to stdout; returns the results (their folder in
+// .dir; a study's results hold only its mode and folder, its figures are in the folder).
 ExperimentResults run_experiment(Backend& backend, const Config& config, const Plan& plan, Inputs& inputs,
                                  const std::string& device_note);
 

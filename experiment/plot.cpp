@@ -175,6 +175,25 @@ SeriesStyle drawn_style(const Series& series, const Mapping& map, const Marks& m
                                                                          : series.style;
 }
 
+// The band between low and high, column by column between consecutive usable x.
+void draw_band(Canvas& canvas, const Series& series, const Mapping& map) {
+    if (series.low.empty()) return;
+    const auto usable_at = [&](size_t i) {
+        return usable(series.x[i], series.low[i], map.log_y) && usable(series.x[i], series.high[i], map.log_y);
+    };
+    for (size_t i = 0; i + 1 < series.x.size(); ++i) {
+        if (!usable_at(i) || !usable_at(i + 1)) continue;
+        const double x0 = map.px(series.x[i]), x1 = map.px(series.x[i + 1]);
+        const double lo0 = map.py(series.low[i]), lo1 = map.py(series.low[i + 1]);
+        const double hi0 = map.py(series.high[i]), hi1 = map.py(series.high[i + 1]);
+        for (int x = int(std::ceil(std::min(x0, x1))); x <= int(std::floor(std::max(x0, x1))); ++x) {
+            const double t = x1 == x0 ? 0 : (x - x0) / (x1 - x0);
+            const double a = lo0 + t * (lo1 - lo0), b = hi0 + t * (hi1 - hi0);
+            canvas.fill_rect({double(x), std::min(a, b), double(x + 1), std::max(a, b)}, series.color, 0.18);
+        }
+    }
+}
+
 void draw_series(Canvas& canvas, const Series& series, const Mapping& map, const Marks& marks) {
     for (const std::vector<PointF>& run : pixel_runs(series, map)) {
         if (has_line(series.style)) {
@@ -277,10 +296,15 @@ Canvas render_plot(const Plot& plot) {
     TWP_CHECK(plot.width >= 240 && plot.height >= 180 && plot.width <= 10000 && plot.height <= 10000,
               "plot '" << plot.title << "' is " << plot.width << "x" << plot.height
                        << " pixels; use 240x180 to 10000x10000");
-    for (const Series& series : plot.series)
+    for (const Series& series : plot.series) {
         TWP_CHECK(series.x.size() == series.y.size(),
                   "plot '" << plot.title << "': series '" << series.name << "' has " << series.x.size()
                            << " x values but " << series.y.size() << " y values; give one y per x");
+        TWP_CHECK(series.low.empty() || (series.low.size() == series.x.size() && series.high.size() == series.x.size()),
+                  "plot '" << plot.title << "': series '" << series.name << "' has a band of " << series.low.size()
+                           << " low and " << series.high.size() << " high values for " << series.x.size()
+                           << " points; give one of each per x, or none");
+    }
 
     const double s = std::clamp(std::min(plot.width / 1000.0, plot.height / 640.0), 0.75, 2.5);
     const Fonts fonts{25 * s, 18 * s, 16.5 * s};
@@ -297,6 +321,13 @@ Canvas render_plot(const Plot& plot) {
             x_hi = std::max(x_hi, series.x[i]);
             y_lo = std::min(y_lo, y);
             y_hi = std::max(y_hi, y);
+            if (series.low.empty()) continue;
+            for (const double edge : {series.low[i], series.high[i]})
+                if (usable(series.x[i], edge, plot.log_y)) {
+                    const double e = plot.log_y ? std::log10(edge) : edge;
+                    y_lo = std::min(y_lo, e);
+                    y_hi = std::max(y_hi, e);
+                }
         }
     Mapping map;
     map.log_y = plot.log_y;
@@ -386,6 +417,7 @@ Canvas render_plot(const Plot& plot) {
     Plot drawn = plot;  // with the styles as drawn, for the series and their legend samples
     for (Series& series : drawn.series) series.style = drawn_style(series, map, marks);
     canvas.set_clip({area.x0 + 1, area.y0 + 1, area.x1, area.y1});
+    for (const Series& series : drawn.series) draw_band(canvas, series, map);
     for (const Series& series : drawn.series) draw_series(canvas, series, map, marks);
     canvas.reset_clip();
 
@@ -529,7 +561,8 @@ std::string format_compact(double value) {
 }
 
 std::vector<Rgb> palette() {
-    return {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40}, {148, 103, 189}, {140, 86, 75}};
+    return {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},  {148, 103, 189},
+            {140, 86, 75},  {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207}};
 }
 
 void save_plot_png(const std::filesystem::path& path, const Plot& plot) {
@@ -537,7 +570,9 @@ void save_plot_png(const std::filesystem::path& path, const Plot& plot) {
 }
 
 void save_plot_csv(const std::filesystem::path& path, const Plot& plot) {
-    std::string text = "series,x,y\n";
+    const auto finite_text = [](double v) { return std::isfinite(v) ? shortest(v) : std::string(); };
+    const bool bands = std::any_of(plot.series.begin(), plot.series.end(), [](const Series& s) { return !s.low.empty(); });
+    std::string text = bands ? "series,x,y,low,high\n" : "series,x,y\n";
     for (const Series& series : plot.series) {
         TWP_CHECK(series.x.size() == series.y.size(),
                   "plot '" << plot.title << "': series '" << series.name << "' has " << series.x.size()
@@ -546,7 +581,9 @@ void save_plot_csv(const std::filesystem::path& path, const Plot& plot) {
         const std::string name = csv_field(series.name);
         for (size_t i = 0; i < series.x.size(); ++i)
             if (std::isfinite(series.x[i]) && std::isfinite(series.y[i]))
-                text += name + "," + shortest(series.x[i]) + "," + shortest(series.y[i]) + "\n";
+                text += name + "," + shortest(series.x[i]) + "," + shortest(series.y[i]) +
+                        (!bands ? "" : series.low.empty() ? ",," : "," + finite_text(series.low[i]) + "," + finite_text(series.high[i])) +
+                        "\n";
     }
     write_file_atomically(path, text);
 }

@@ -27,6 +27,9 @@ struct Series {
     std::vector<double> x, y;  // (n), (n): point i is (x[i], y[i])
     Rgb color;
     SeriesStyle style = SeriesStyle::kLinePoints;
+    // An interval around y (e.g. 95% over seeds): empty, or one low and one high per x. Drawn as
+    // a translucent band of the series' colour under every line; its ends count in the y range.
+    std::vector<double> low, high;
 };
 
 struct Plot {
@@ -45,11 +48,13 @@ struct Plot {
 // directory, unwritable) or the series (x and y sizes differ), or when no font can be found.
 void save_plot_png(const std::filesystem::path& path, const Plot& plot);
 
-// Writes the plotted data to `path` as CSV: header "series,x,y", then one row per point with
-// finite x and y, series in order; numbers in the shortest form that reads back exactly.
+// Writes the plotted data to `path` as CSV: header "series,x,y" (",low,high" too when a series
+// has a band), then one row per point with finite x and y, series in order; numbers in the
+// shortest form that reads back exactly.
 void save_plot_csv(const std::filesystem::path& path, const Plot& plot);
 
-// Six colors that stay distinguishable (matplotlib's tab10: blue, orange, green, red, purple, brown).
+// Ten colors that stay distinguishable (matplotlib's tab10: blue, orange, green, red, purple, brown,
+// pink, grey, olive, cyan).
 std::vector<Rgb> palette();
 
 // ---- axis helpers, exposed for the tests ----

@@ -186,7 +186,13 @@ std::string summary_text(const ExperimentResults& r) {
             t << line;
             pca[f] = errors[f].pca_mse;
         }
-        t << verdicts(r.forecasters, pca, "MSE") << "\n";
+        t << verdicts(r.forecasters, pca, "MSE");
+        if (!r.verdicts.empty()) {
+            t << "Against last value (weight space, 95% paired block bootstrap over the test windows):\n";
+            for (size_t f = 0; f < n; ++f)
+                if (r.forecasters[f].names.key != "last_value") t << verdict_line(r.forecasters[f].names.noun, r.verdicts[f]);
+        }
+        t << "\n";
     }
     if (r.extrapolation) {
         const Extrapolation& e = *r.extrapolation;
@@ -233,6 +239,18 @@ std::string summary_text(const ExperimentResults& r) {
             for (size_t f = 0; f < n; ++f)
                 if (r.forecasters[f].role == ForecasterRole::kBaseline)
                     t << ", " << r.forecasters[f].names.noun << " " << format("%.2f", p.accuracy[f][last]) << "%";
+            t << "\n";
+        }
+        t << "\n";
+    }
+    bool any_facts = false;
+    for (const ForecasterInfo& f : r.forecasters) any_facts |= !f.facts.empty();
+    if (any_facts) {
+        t << "What the fits chose (on the train and validation windows only):\n";
+        for (const ForecasterInfo& f : r.forecasters) {
+            if (f.facts.empty()) continue;
+            t << "  " << f.names.column << ":";
+            for (size_t i = 0; i < f.facts.size(); ++i) t << (i ? ", " : " ") << f.facts[i].key << " " << f.facts[i].value;
             t << "\n";
         }
         t << "\n";
@@ -294,6 +312,25 @@ void write_results(const std::filesystem::path& dir, const ExperimentResults& r)
                                    {"per_run_weight_mse", numbers(e.per_run_weight)}};
         }
         j["direct_prediction"] = direct;
+    }
+    if (!r.verdicts.empty()) {
+        Json verdicts = Json::array();
+        for (size_t f = 0; f < r.forecasters.size(); ++f) {
+            const RatioVerdict& v = r.verdicts[f];
+            verdicts.push_back({{"split", "time"}, {"forecaster", r.forecasters[f].names.key}, {"ratio", number(v.ratio)},
+                                {"low", number(v.low)}, {"high", number(v.high)}, {"verdict", v.verdict}});
+        }
+        j["verdicts"] = verdicts;
+    }
+    {
+        Json forecasters = Json::array();
+        for (const ForecasterInfo& f : r.forecasters) {
+            Json facts = Json::object();
+            for (const ForecasterFact& fact : f.facts) facts[fact.key] = fact.value;
+            forecasters.push_back({{"key", f.names.key}, {"label", f.names.label},
+                                   {"role", f.role == ForecasterRole::kLearned ? "learned" : "baseline"}, {"facts", facts}});
+        }
+        j["forecasters"] = forecasters;
     }
     if (r.extrapolation) {
         Json e = {{"steps", r.extrapolation->steps}};

@@ -22,6 +22,7 @@
 #include "experiment/evaluation.hpp"
 #include "experiment/forecaster.hpp"
 #include "experiment/predictor_checkpoint.hpp"
+#include "experiment/statistics.hpp"
 #include "experiment/transformer.hpp"
 
 namespace twp {
@@ -30,6 +31,7 @@ namespace twp {
 struct ForecasterInfo {
     ForecasterNames names;
     ForecasterRole role = ForecasterRole::kBaseline;
+    std::vector<ForecasterFact> facts;  // what its fit chose
 };
 
 // Everything an experiment found, owned: what the results folder and the summary are written from.
@@ -44,6 +46,7 @@ struct ExperimentResults {
     bool delta_target = false;
     std::string model_path;                            // the predictor evaluated
     std::optional<DirectEvaluation> direct;
+    std::vector<RatioVerdict> verdicts;                // [forecaster]: direct weight-space MSE against last value's
     std::optional<Extrapolation> extrapolation;
     std::optional<PluginEvaluation> plugin;
     std::vector<std::pair<std::string, double>> stage_seconds;
