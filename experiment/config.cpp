@@ -3,6 +3,7 @@
 #include "experiment/config.hpp"
 
 #include <charconv>
+#include <cstring>
 #include <cmath>
 #include <sstream>
 #include <functional>
@@ -221,7 +222,9 @@ Config parse_args(const std::vector<std::string>& args) {
 }
 
 std::string usage_text() {
-    return R"(twp: can a transformer forecast how a network's weights evolve during training?
+    std::string defaults;
+    for (const std::string& key : kDefaultForecasters) defaults += (defaults.empty() ? "" : ",") + key;
+    std::string text = R"(twp: can a transformer forecast how a network's weights evolve during training?
 
 usage: twp [--mode MODE] [options]
 
@@ -262,9 +265,29 @@ predictor (the reference's flags and defaults):
   --num_layers N  --nhead N  --dim_feedforward N  --dropout P
                           the encoder, as the reference: 6, auto (8, else 5, else the largest
                           divisor up to 8), 2048, 0.1
+the honest protocol (twp's own; the reference selects its model on the test windows):
+  --forecasters LIST      the forecasters evaluated side by side, comma-separated, from
+                          seed, transformer, last_value, linear, damped_trend, smoothing, ar,
+                          ar_weight, per_weight [DEFAULT_FORECASTERS]
+  --validation_fraction F the last ceil(F*n) of each run's n train windows are validation
+                          windows: models, epochs and hyperparameters are chosen on them [0.2]
+  --selection validation|test
+                          what the transformers' best epoch is chosen on; test is the
+                          reference's protocol (optimistic), labelled so in the summary [validation]
+  --split time|runs|both  time: each run's first snapshots train, the rest test (the
+                          reference's); runs: hold out one run at a time, fitting the PCA and
+                          every forecaster on the others; both: report both   [time]
+  --repeats N             the whole experiment N times, repeat i seeded random_seed+1000(i-1)
+                          (its snapshots in <snapshot_dir>/repeat_<i>); every figure reported
+                          as the mean over repeats with its 95% interval            [1]
+  --sweep FLAG=V1,V2 [FLAG=V1,V2 ...]
+                          run every cell of the grid as its own experiment, reusing base
+                          training where the base flags agree, and tabulate them
+  --jobs N                sweep cells run at once                               [1]
 beyond the reference (off by default):
-  --target next|delta     predict the next snapshot, or its difference to the last  [next]
-  --standardize           scale PCA scores by their train mean and std for the model
+  --target next|delta     seed's target: the next snapshot, or its difference to the last [next]
+  --standardize           scale seed's PCA scores by their train mean and std (a std below
+                          1% of the largest is floored there)
   --max_width N           refuse transformers wider than N                      [4096]
 resuming after a crash:
   --resume                with train_base or full: continue each run from the checkpoint
@@ -289,6 +312,8 @@ data and machine:
 
 Fetch the data first with tools/fetch-data.sh [--dataset fashion-mnist].
 )";
+    text.replace(text.find("DEFAULT_FORECASTERS"), std::strlen("DEFAULT_FORECASTERS"), defaults);
+    return text;
 }
 
 }  // namespace twp

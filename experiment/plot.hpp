@@ -29,7 +29,7 @@ struct Series {
     SeriesStyle style = SeriesStyle::kLinePoints;
     // An interval around y (e.g. 95% over seeds): empty, or one low and one high per x. Drawn as
     // a translucent band of the series' colour under every line; its ends count in the y range.
-    std::vector<double> low, high;
+    std::vector<double> low{}, high{};
 };
 
 struct Plot {

@@ -45,6 +45,13 @@ int find_key(const std::vector<ForecasterInfo>& forecasters, const std::string& 
     return -1;
 }
 
+// A plug-in series' column head: the forecaster's, or the two references'.
+std::string series_column(const std::vector<ForecasterInfo>& forecasters, const std::string& series) {
+    const int f = find_key(forecasters, series);
+    if (f >= 0) return forecasters[f].names.column;
+    return series == "true_snapshot" ? "true snapshot" : series == "true_pca_round_trip" ? "true after PCA" : series;
+}
+
 // Per-window errors of forecaster f grouped by run: the strata of the paired bootstrap.
 void add_strata(const DirectEvaluation& direct, const std::vector<int>& run_of_window, size_t f, size_t reference,
                 int group, PairedErrors& paired) {
@@ -268,8 +275,7 @@ std::string study_summary_text(const StudyResults& s) {
         if (!a.plugin.empty() && steps > 0) {
             t << "Plug-in test accuracy (%), mean over repeats [95%]:\n";
             for (size_t sr = 0; sr < a.plugin.size(); ++sr) {
-                const int f = find_key(a.forecasters, a.plugin_series[sr]);
-                t << "  " << padded_right(f >= 0 ? a.forecasters[f].names.column : a.plugin_series[sr], 22);
+                t << "  " << padded_right(series_column(a.forecasters, a.plugin_series[sr]), 22);
                 for (size_t i = 0; i < a.plugin[sr].size(); ++i) t << " " << padded_right(interval_text(a.plugin[sr][i], "%.2f"), 22);
                 t << "\n";
             }
@@ -368,7 +374,7 @@ void write_study(const StudyResults& s) {
             acc.integer_x = true;
             for (size_t sr = 0; sr < a.plugin.size(); ++sr) {
                 const int f = find_key(a.forecasters, a.plugin_series[sr]);
-                acc.series.push_back(banded(f >= 0 ? a.forecasters[f].names.column : a.plugin_series[sr], a.plugin[sr],
+                acc.series.push_back(banded(series_column(a.forecasters, a.plugin_series[sr]), a.plugin[sr],
                                             colors[sr % colors.size()],
                                             f < 0 ? SeriesStyle::kDashedLine : SeriesStyle::kLinePoints));
             }
