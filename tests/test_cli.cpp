@@ -43,6 +43,31 @@ TEST_CASE("flags, aliases and the legacy --train_base", "[cli]") {
     REQUIRE(parse_args({"--tf32"}).tf32);
 }
 
+TEST_CASE("the protocol's flags: forecasters, validation, selection, splits, repeats, sweeps", "[cli]") {
+    const Config defaults = parse_args({});
+    CHECK(defaults.forecasters.empty());  // kDefaultForecasters
+    CHECK(defaults.validation_fraction == 0.2);
+    CHECK(defaults.selection == "validation");
+    CHECK(defaults.split == "time");
+    CHECK(defaults.repeats == 1);
+    CHECK(parse_args({"--forecasters", "seed,last_value"}).forecasters == std::vector<std::string>{"seed", "last_value"});
+    CHECK(parse_args({"--split=both", "--repeats", "5"}).repeats == 5);
+    const Config sweep = parse_args({"--sweep", "sequence_length=3,5,8", "train_split=0.3,0.5", "--jobs", "2"});
+    CHECK(sweep.sweep == std::vector<std::string>{"sequence_length=3,5,8", "train_split=0.3,0.5"});
+    CHECK(sweep.jobs == 2);
+    CHECK(parse_args({"--selection", "test", "--validation_fraction", "0"}).validation_fraction == 0);
+    using Catch::Contains;
+    REQUIRE_THROWS_WITH(parse_args({"--forecasters", "seed,,ar"}), Contains("empty item"));
+    REQUIRE_THROWS_WITH(parse_args({"--validation_fraction", "1"}), Contains("--validation_fraction must lie in"));
+    REQUIRE_THROWS_WITH(parse_args({"--validation_fraction", "0"}), Contains("--selection test"));
+    REQUIRE_THROWS_WITH(parse_args({"--selection", "best"}), Contains("validation|test"));
+    REQUIRE_THROWS_WITH(parse_args({"--split", "random"}), Contains("time|runs|both"));
+    REQUIRE_THROWS_WITH(parse_args({"--repeats", "0"}), Contains("--repeats must be at least 1"));
+    REQUIRE_THROWS_WITH(parse_args({"--sweep", "sequence_length"}), Contains("FLAG=V1,V2"));
+    REQUIRE_THROWS_WITH(parse_args({"--sweep", "--jobs", "2"}), Contains("--sweep needs"));
+    REQUIRE_THROWS_WITH(parse_args({"--sweep", "train_split=0.3,"}), Contains("empty item"));
+}
+
 TEST_CASE("invalid arguments are refused with the flag named", "[cli]") {
     using Catch::Contains;
     REQUIRE_THROWS_WITH(parse_args({"--num_runs", "0"}), Contains("--num_runs must be at least 1"));

@@ -158,6 +158,24 @@ TEST_CASE("twp refuses bad input clearly and writes nothing", "[training][cli]")
                         "/data/mnist --snapshot_dir " + snapshots.string(), log) == 2);
     REQUIRE_THAT(output(), Catch::Contains("leaves no train or no test window"));
 
+    // The protocol's flags: an unknown forecaster, a split without a run to hold out, a study in
+    // a mode that trains nothing, no validation windows to choose on.
+    const std::string small = " --apply_pca --snapshot_dir " + snapshots.string() + " --results_dir " + (dir / "results").string();
+    REQUIRE(run_twp("--mode full --forecasters last_value,oracle" + small, log) == 2);
+    REQUIRE_THAT(output(), Catch::Contains("no forecaster 'oracle'") && Catch::Contains("last_value"));
+    REQUIRE(run_twp("--mode full --forecasters last_value,last_value" + small, log) == 2);
+    REQUIRE_THAT(output(), Catch::Contains("twice"));
+    REQUIRE(run_twp("--mode full --split runs --num_runs 1" + small, log) == 2);
+    REQUIRE_THAT(output(), Catch::Contains("--num_runs 2 or more"));
+    REQUIRE(run_twp("--mode evaluate --repeats 3 --model_path m.safetensors" + small, log) == 2);
+    REQUIRE_THAT(output(), Catch::Contains("--mode full or train_predictor"));
+    REQUIRE(run_twp("--mode full --validation_fraction 0" + small, log) == 2);
+    REQUIRE_THAT(output(), Catch::Contains("--selection test"));
+    REQUIRE(run_twp("--mode full --forecasters" + small, log) == 2);
+    REQUIRE(run_twp("--mode full --split sideways" + small, log) == 2);
+    REQUIRE(run_twp("--mode full --repeats 0" + small, log) == 2);
+    REQUIRE_FALSE(fs::exists(dir / "results"));
+
     REQUIRE_FALSE(fs::exists(snapshots));
     REQUIRE(run_twp("--help", log) == 0);
     REQUIRE_THAT(output(), Catch::Contains("--snapshots_per_epoch"));
