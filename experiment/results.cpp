@@ -378,11 +378,13 @@ void write_plots(const std::filesystem::path& dir, const ExperimentResults& r) {
     }
     if (r.data) {
         const PredictorData& data = *r.data;
-        Plot plot{"Weight trajectory on the first two principal components", "PC1", "PC2", {}, false};
+        Plot plot{"Weight trajectory on the first two principal components, with each forecaster's path", "PC1",
+                  "PC2", {}, false};
         const int64_t d = data.space.dim();
+        const std::vector<Rgb> greys = {{40, 40, 40}, {110, 110, 110}, {170, 170, 170}};
         for (size_t k = 0; k < data.runs.runs.size() && d >= 2; ++k) {
             const RunSnapshots& run = data.runs.runs[k];
-            Series truth{"run " + std::to_string(run.run) + " true", {}, {}, colors[k % colors.size()],
+            Series truth{"run " + std::to_string(run.run) + " true", {}, {}, greys[k % greys.size()],
                          SeriesStyle::kLinePoints};
             for (int64_t i = 0; i < run.count; ++i) {
                 truth.x.push_back(data.scores[k][i * d]);
@@ -390,14 +392,14 @@ void write_plots(const std::filesystem::path& dir, const ExperimentResults& r) {
             }
             plot.series.push_back(truth);
         }
-        // The learned forecasters' paths (the baselines' are straight lines from the same point).
+        // Every forecaster's path from each run's first test window, one colour per forecaster
+        // (named once in the legend); learned ones solid, baselines dashed.
         if (r.extrapolation && d >= 2)
-            for (const Extrapolation::RunPath& path : r.extrapolation->paths)
-                for (size_t f = 0; f < n; ++f) {
-                    if (!learned(f)) continue;
-                    const RunSnapshots& run = data.runs.runs[path.run_index];
-                    Series predicted{"run " + std::to_string(run.run) + " " + r.forecasters[f].names.column, {}, {},
-                                     colors[path.run_index % colors.size()], SeriesStyle::kDashedLine};
+            for (size_t f = 0; f < n; ++f)
+                for (size_t p = 0; p < r.extrapolation->paths.size(); ++p) {
+                    const Extrapolation::RunPath& path = r.extrapolation->paths[p];
+                    Series predicted{p == 0 ? r.forecasters[f].names.column : "", {}, {}, colors[f % colors.size()],
+                                     learned(f) ? SeriesStyle::kLinePoints : SeriesStyle::kDashedLine};
                     // From the last true input, then the predicted steps.
                     predicted.x.push_back(data.scores[path.run_index][(path.start - 1) * d]);
                     predicted.y.push_back(data.scores[path.run_index][(path.start - 1) * d + 1]);
