@@ -42,6 +42,10 @@ void check_windows_ahead(const Config& c, const Plan& plan, int64_t train_images
         throw UsageError("each run will take " + std::to_string(n) + " snapshots, " + std::to_string(split) +
                          " of them train: --sequence_length " + std::to_string(c.sequence_length) +
                          " leaves no train or no test window; take more epochs or --snapshots_per_epoch");
+    if (c.validation_fraction > 0 && split - c.sequence_length < 2)
+        throw UsageError("each run will take " + std::to_string(split) + " train snapshots: --sequence_length " +
+                         std::to_string(c.sequence_length) + " leaves one train window, none to validate on; take " +
+                         "more epochs or --snapshots_per_epoch, or --selection test --validation_fraction 0");
 }
 
 // A backend may bound the attention window (the GPU's kernels keep its scores in shared memory).
@@ -103,6 +107,10 @@ PredictorData data_stage(Backend& backend, const Config& c, WeightRuns runs, con
         data = prepare_predictor_data(backend, std::move(runs), options, notes);
     }
     if (!notes.empty()) std::fprintf(stderr, "twp: %s", notes.c_str());
+    TWP_CHECK(!data.validation_windows.empty() || c.validation_fraction == 0,
+              "no run of " << c.snapshot_dir << " has two train windows, so there is none to validate on: take more "
+                           << "snapshots, a larger --train_split or a shorter --sequence_length, or give --selection "
+                           << "test --validation_fraction 0 (the reference's protocol)");
     std::fprintf(stderr, "twp: %zu train, %zu validation and %zu test windows\n", data.train_windows.size(),
                  data.validation_windows.size(), data.test_windows.size());
     if (data.space.use_pca) {
