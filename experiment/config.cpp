@@ -2,6 +2,8 @@
 // range; every mistake is a UsageError that names the flag.
 #include "experiment/config.hpp"
 
+#include "experiment/forecaster.hpp"
+
 #include <charconv>
 #include <cstring>
 #include <cmath>
@@ -74,8 +76,6 @@ std::vector<std::string> list_items(const std::string& flag, const std::string& 
 }
 
 }  // namespace
-
-const std::vector<std::string> kDefaultForecasters = {"transformer", "last_value", "linear"};
 
 Config parse_args(const std::vector<std::string>& args) {
     Config config;
@@ -223,7 +223,7 @@ Config parse_args(const std::vector<std::string>& args) {
 
 std::string usage_text() {
     std::string defaults;
-    for (const std::string& key : kDefaultForecasters) defaults += (defaults.empty() ? "" : ",") + key;
+    for (const std::string& key : forecaster_registry().default_keys()) defaults += (defaults.empty() ? "" : ",") + key;
     std::string text = R"(twp: can a transformer forecast how a network's weights evolve during training?
 
 usage: twp [--mode MODE] [options]
@@ -267,8 +267,8 @@ predictor (the reference's flags and defaults):
                           divisor up to 8), 2048, 0.1
 the honest protocol (twp's own; the reference selects its model on the test windows):
   --forecasters LIST      the forecasters evaluated side by side, comma-separated, from
-                          seed, transformer, last_value, linear, damped_trend, smoothing, ar,
-                          ar_weight, per_weight [DEFAULT_FORECASTERS]
+                          AVAILABLE_FORECASTERS
+                          [DEFAULT_FORECASTERS]
   --validation_fraction F the last ceil(F*n) of each run's n train windows are validation
                           windows: models, epochs and hyperparameters are chosen on them [0.2]
   --selection validation|test
@@ -312,6 +312,9 @@ data and machine:
 
 Fetch the data first with tools/fetch-data.sh [--dataset fashion-mnist].
 )";
+    std::string available;
+    for (const auto& entry : forecaster_registry().entries()) available += (available.empty() ? "" : ", ") + entry.key;
+    text.replace(text.find("AVAILABLE_FORECASTERS"), std::strlen("AVAILABLE_FORECASTERS"), available);
     text.replace(text.find("DEFAULT_FORECASTERS"), std::strlen("DEFAULT_FORECASTERS"), defaults);
     return text;
 }

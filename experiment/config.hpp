@@ -47,8 +47,8 @@ struct Config {
     bool standardize = false;
     int64_t max_width = 4096;  // refuse wider transformers (without PCA the width is 61,706)
     // The honest protocol (issue 14).
-    // The forecasters evaluated, in order (keys of experiment/forecasters.cpp); empty: the default
-    // list, kDefaultForecasters.
+    // The forecasters evaluated, in order (keys of experiment/forecasters.cpp); empty: the ones
+    // registered to be evaluated by default.
     std::vector<std::string> forecasters;
     double validation_fraction = 0.2;    // of each run's train windows, kept apart to choose models on
     std::string selection = "validation";  // validation|test: what the best predictor epoch is chosen on
@@ -71,9 +71,6 @@ struct Config {
 
     std::string resolved_data_dir() const { return data_dir.empty() ? "data/" + dataset : data_dir; }
 };
-
-// The forecasters an experiment evaluates without --forecasters.
-extern const std::vector<std::string> kDefaultForecasters;
 
 // Parses argv[1..]; throws UsageError naming the flag and the accepted values.
 Config parse_args(const std::vector<std::string>& args);

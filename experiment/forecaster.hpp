@@ -92,16 +92,18 @@ public:
     struct Entry {
         std::string key;
         ForecasterFactory make;
+        bool by_default = true;  // evaluated without --forecasters
     };
-    void add(const std::string& key, ForecasterFactory make);
+    void add(const std::string& key, ForecasterFactory make, bool by_default = true);
     void remove(const std::string& key);
     Forecasters make_all(const ForecasterContext& context) const;
-    // The forecasters of `keys`, in that order (empty: make_all); UsageError for a key that is not
-    // registered, naming the ones that are.
+    // The forecasters of `keys`, in that order (empty: the default ones, in registration order);
+    // UsageError for a key that is not registered, naming the ones that are.
     Forecasters make(const ForecasterContext& context, const std::vector<std::string>& keys) const;
     // UsageError as make() for an unknown or repeated key, before anything is made.
     void check_keys(const std::vector<std::string>& keys) const;
     const std::vector<Entry>& entries() const { return entries_; }
+    std::vector<std::string> default_keys() const;
 
 private:
     std::vector<Entry> entries_;

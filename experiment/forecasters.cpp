@@ -40,14 +40,22 @@ std::vector<float> Forecaster::forecast(const History& history, int64_t width, i
     return path;
 }
 
-void ForecasterRegistry::add(const std::string& key, ForecasterFactory make) {
+void ForecasterRegistry::add(const std::string& key, ForecasterFactory make, bool by_default) {
     TWP_CHECK(!key.empty() && make, "a forecaster is registered with a key and a factory");
     for (Entry& e : entries_)
         if (e.key == key) {
             e.make = std::move(make);
+            e.by_default = by_default;
             return;
         }
-    entries_.push_back({key, std::move(make)});
+    entries_.push_back({key, std::move(make), by_default});
+}
+
+std::vector<std::string> ForecasterRegistry::default_keys() const {
+    std::vector<std::string> keys;
+    for (const Entry& e : entries_)
+        if (e.by_default) keys.push_back(e.key);
+    return keys;
 }
 
 void ForecasterRegistry::remove(const std::string& key) {
@@ -74,7 +82,7 @@ Forecasters ForecasterRegistry::make_all(const ForecasterContext& context) const
 }
 
 Forecasters ForecasterRegistry::make(const ForecasterContext& context, const std::vector<std::string>& keys) const {
-    if (keys.empty()) return make_all(context);
+    if (keys.empty()) return make(context, default_keys());
     check_keys(keys);
     Forecasters chosen;
     for (const std::string& key : keys)

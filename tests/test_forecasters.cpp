@@ -146,7 +146,7 @@ TEST_CASE("a forecaster registered once appears in every output with its own num
     // The plots' data: the extrapolation error, the plug-in accuracy and the trajectory (learned).
     CHECK_THAT(file_text(r.dir / "plots" / "extrapolation_error.csv"), Catch::Contains("drift (x_t + mean step),1,"));
     CHECK_THAT(file_text(r.dir / "plots" / "plug_in_accuracy.csv"), Catch::Contains("\ndrift,1,"));
-    CHECK_THAT(file_text(r.dir / "plots" / "weight_trajectory.csv"), Catch::Contains("\nrun 1 drift,"));
+    CHECK_THAT(file_text(r.dir / "plots" / "weight_trajectory.csv"), Catch::Contains("\ndrift,"));
     std::filesystem::remove_all(dir);
 }
 

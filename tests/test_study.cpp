@@ -190,7 +190,7 @@ TEST_CASE("a study of two repeats on both splits aggregates its units' own numbe
     config.split = "both";
     Inputs inputs;
     inputs.dataset.name = "mnist";
-    inputs.dataset.train = test::synthetic_mnist(128, 31);
+    inputs.dataset.train = test::synthetic_mnist(256, 31);
     inputs.dataset.test = test::synthetic_mnist(64, 32);
     CpuBackend backend(2);
     const ExperimentResults r = run_experiment(backend, config, make_plan(config), inputs, "test");
