@@ -242,7 +242,8 @@ ExperimentResults run_experiment(Backend& backend, const Config& c, const Plan& 
     }
 
     const ForecasterContext context{backend, c, *results.data, loaded, results.dir, resuming};
-    Forecasters forecasters = forecaster_registry().make(context, c.forecasters);
+    // Without --forecasters, the default list (config.hpp): a registered forecaster runs when named.
+    Forecasters forecasters = forecaster_registry().make(context, c.forecasters.empty() ? kDefaultForecasters : c.forecasters);
     start = Clock::now();
     fit_stage(forecasters, results);
     if (plan.trains_predictor) results.stage_seconds.push_back({"predictor_training", seconds_since(start)});
