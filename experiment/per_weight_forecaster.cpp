@@ -31,6 +31,14 @@ struct ScaledWindow {
     std::vector<float> scale, inverse;  // [G]
 };
 
+// Every (window, weight) sample of a list of windows, window-major (row w * raw_dim + j), in the
+// backend's memory: the model's input rows and their targets (the next step, normalized).
+struct SampleTable {
+    int64_t rows = 0;
+    Buffer<float> features;  // [rows, F]
+    Buffer<float> targets;   // [rows, 1]
+};
+
 class PerWeightForecaster final : public Forecaster {
 public:
     PerWeightForecaster(const ForecasterContext& context, ParamLayout groups, const PerWeightOptions& options)
@@ -41,7 +49,7 @@ public:
           inputs_(backend_, rows_ * features_), targets_(backend_, options.batch_size),
           dpred_(backend_, options.batch_size), adam_m_(backend_, model_.layout().total()),
           adam_v_(backend_, model_.layout().total()), host_inputs_(rows_ * features_),
-          host_targets_(options.batch_size), group_of_(raw_dim_) {
+          rows_buffer_(backend_, options.batch_size), host_rows_(options.batch_size), group_of_(raw_dim_) {
         for (int64_t g = 0; g < group_count_; ++g) {
             const ParamEntry& e = groups_.entries()[g];
             std::fill(group_of_.begin() + e.offset, group_of_.begin() + e.offset + e.shape.numel(), int32_t(g));
@@ -67,6 +75,7 @@ public:
         TWP_CHECK(!data.train_windows.empty(), "the per-weight MLP has no train window to learn from");
         const std::vector<ScaledWindow> train = run_windows(data, data.train_windows);
         const std::vector<ScaledWindow> validation = run_windows(data, data.validation_windows);
+        const SampleTable train_table = sample_table(train), validation_table = sample_table(validation);
         model_.initialize(seed_);
         backend_.fill(adam_m_.view(), 0.0f);
         backend_.fill(adam_v_.view(), 0.0f);
@@ -77,11 +86,11 @@ public:
         // than that on the validation windows.
         std::vector<float> best_parameters = model_.parameters().download();
         best_step_ = 0;
-        last_value_mse_ = validation_mse_ = validation.empty() ? NAN : validation_mse(validation);
+        last_value_mse_ = validation_mse_ = validation.empty() ? NAN : validation_mse(validation, validation_table);
         for (int64_t step = 1; step <= options_.steps; ++step) {
-            train_step(train, sampler, step, adam);
+            train_step(train_table, sampler, step, adam);
             if (validation.empty() || (step % options_.validate_every != 0 && step != options_.steps)) continue;
-            const double mse = validation_mse(validation);
+            const double mse = validation_mse(validation, validation_table);
             if (!std::isfinite(mse))
                 TWP_FAIL("per-weight MLP: the validation MSE became " << number_text(mse) << " after step " << step
                          << " of " << options_.steps << ": the optimization diverged (learning rate "
@@ -196,28 +205,46 @@ private:
         row[k_ - 1 + g] = 1.0f;
     }
 
-    // One Adam step on a mini-batch of (window, weight) samples drawn uniformly.
-    void train_step(const std::vector<ScaledWindow>& train, Rng& sampler, int64_t step, const AdamConfig& adam) {
-        const int64_t b = options_.batch_size;
-        for (int64_t i = 0; i < b; ++i) {
-            const ScaledWindow& w = train[sampler.below(uint32_t(train.size()))];
-            const int64_t j = sampler.below(uint32_t(raw_dim_));
-            fill_row(w, j, &host_inputs_[i * features_]);
-            const float* last = w.snapshots + (k_ - 1) * raw_dim_;  // the target is the row after it
-            host_targets_[i] = (last[raw_dim_ + j] - last[j]) * w.inverse[group_of_[j]];
+    // The samples of `windows` (their targets follow them in the run's storage) as a table.
+    SampleTable sample_table(const std::vector<ScaledWindow>& windows) const {
+        SampleTable table;
+        table.rows = int64_t(windows.size()) * raw_dim_;
+        TWP_CHECK(table.rows <= int64_t(std::numeric_limits<int32_t>::max()),
+                  "the per-weight MLP's " << windows.size() << " windows of " << raw_dim_ << " weights are more samples than "
+                                          << "32-bit rows index");
+        std::vector<float> features(table.rows * features_), targets(table.rows);
+        for (size_t w = 0; w < windows.size(); ++w) {
+            const float* last = windows[w].snapshots + (k_ - 1) * raw_dim_;
+            for (int64_t j = 0; j < raw_dim_; ++j) {
+                const int64_t row = int64_t(w) * raw_dim_ + j;
+                fill_row(windows[w], j, &features[row * features_]);
+                targets[row] = (last[raw_dim_ + j] - last[j]) * windows[w].inverse[group_of_[j]];
+            }
         }
-        inputs_.upload(host_inputs_.data(), b * features_);
-        targets_.upload(host_targets_);
-        const Tensor x = inputs_.view({b, features_});
+        table.features = Buffer<float>(backend_, table.rows * features_);
+        table.features.upload(features);
+        table.targets = Buffer<float>(backend_, table.rows);
+        table.targets.upload(targets);
+        return table;
+    }
+
+    // One Adam step on a mini-batch of samples drawn uniformly from the table (gathered on the backend).
+    void train_step(const SampleTable& train, Rng& sampler, int64_t step, const AdamConfig& adam) {
+        const int64_t b = options_.batch_size;
+        for (int64_t i = 0; i < b; ++i) host_rows_[i] = int32_t(sampler.below(uint32_t(train.rows)));
+        rows_buffer_.upload(host_rows_);
+        const Tensor x = inputs_.view({b, features_}), target = targets_.view({b, 1});
+        backend_.gather_rows(train.features.view({train.rows, features_}), rows_buffer_.view({b}), x);
+        backend_.gather_rows(train.targets.view({train.rows, 1}), rows_buffer_.view({b}), target);
         const Tensor y = model_.forward(x);
-        backend_.mse_loss_backward(y, targets_.view({b, 1}), dpred_.view({b, 1}));
+        backend_.mse_loss_backward(y, target, dpred_.view({b, 1}));
         model_.backward(x, dpred_.view({b, 1}));
         backend_.adam_update(model_.parameters().view(), model_.gradients().view(), adam_m_.view(), adam_v_.view(), step,
                              adam);
     }
 
     // The model's output (the next step, normalized) for every weight of every window:
-    // [windows, raw_dim], in forward passes of up to inference_rows rows.
+    // [windows, raw_dim], in forward passes of up to inference_rows rows assembled on the host.
     std::vector<float> outputs(const std::vector<ScaledWindow>& windows) {
         const int64_t total = int64_t(windows.size()) * raw_dim_;
         std::vector<float> out(total);
@@ -231,22 +258,37 @@ private:
         }
         return out;
     }
+    // The same for the rows of a table, already in the backend's memory.
+    std::vector<float> outputs(const SampleTable& table) {
+        std::vector<float> out(table.rows);
+        for (int64_t begin = 0; begin < table.rows; begin += options_.inference_rows) {
+            const int64_t rows = std::min(options_.inference_rows, table.rows - begin);
+            const Tensor y = model_.forward(Tensor{table.features.data() + begin * features_, Shape{rows, features_}});
+            backend_.copy_to_host(out.data() + begin, y.data, sizeof(float) * rows);
+        }
+        return out;
+    }
 
-    // The next snapshot after each window: x_t + s_g * y, [windows, raw_dim].
-    std::vector<float> next_weights(const std::vector<ScaledWindow>& windows) {
-        std::vector<float> next = outputs(windows);
+    // The next snapshot after each window from the model's outputs [windows, raw_dim], in place:
+    // x_t + s_g * y.
+    void to_weights(const std::vector<ScaledWindow>& windows, std::vector<float>& out) const {
         for (size_t w = 0; w < windows.size(); ++w) {
             const float* last = windows[w].snapshots + (k_ - 1) * raw_dim_;
-            float* row = next.data() + w * raw_dim_;
+            float* row = out.data() + w * raw_dim_;
             for (int64_t j = 0; j < raw_dim_; ++j) row[j] = last[j] + windows[w].scale[group_of_[j]] * row[j];
         }
+    }
+    std::vector<float> next_weights(const std::vector<ScaledWindow>& windows) {
+        std::vector<float> next = outputs(windows);
+        to_weights(windows, next);
         return next;
     }
 
-    // The weight-space one-step MSE over every weight of windows whose target follows them in
-    // the run's storage.
-    double validation_mse(const std::vector<ScaledWindow>& windows) {
-        const std::vector<float> next = next_weights(windows);
+    // The weight-space one-step MSE over every weight of the windows (whose target follows them in
+    // the run's storage) and their table.
+    double validation_mse(const std::vector<ScaledWindow>& windows, const SampleTable& table) {
+        std::vector<float> next = outputs(table);
+        to_weights(windows, next);
         double sum = 0;
         for (size_t w = 0; w < windows.size(); ++w) {
             const float* target = windows[w].snapshots + k_ * raw_dim_;
@@ -271,7 +313,8 @@ private:
     Buffer<float> targets_, dpred_;    // [batch_size, 1]
     Buffer<float> adam_m_, adam_v_;    // the model's layout
     std::vector<float> host_inputs_;   // [rows, F]
-    std::vector<float> host_targets_;  // [batch_size]
+    Buffer<int32_t> rows_buffer_;      // [batch_size]: the samples of a step
+    std::vector<int32_t> host_rows_;   // [batch_size]
     std::vector<int32_t> group_of_;    // [raw_dim]: each weight's group
     // What the fit chose.
     bool fitted_ = false;

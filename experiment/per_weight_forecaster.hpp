@@ -11,14 +11,17 @@
 // the window's own scale makes the model scale-free across training time (late steps are small).
 // The output layer starts at zero, so the untrained model predicts "no change" (the last value).
 //
-// fit(): samples are (train window, weight) pairs, drawn in mini-batches with the Rng of
-// Config::random_seed; Adam on the normalized MSE for a fixed budget of steps; every
-// validate_every steps (and before the first) the weight-space one-step MSE over every weight of
-// every validation window, and the parameters of the best such point are kept (step 0, the last
-// value, included). The test windows are never read. predict(): every weight of every history in
-// batches of inference_rows rows; on raw weights (width raw_dim) or on PCA scores (width D: the
-// last k scores mapped to weights through the PCA, the prediction mapped back). Every computation
-// of the model runs through Backend ops; rows are assembled on the host and uploaded.
+// fit(): samples are (train window, weight) pairs. Every sample's row and target is assembled once
+// into a table in the backend's memory (train windows x raw_dim rows of F + 1 floats: 125 MB for
+// the main job's 39 windows of LeNet-5), and each step gathers a mini-batch from it (gather_rows)
+// at rows drawn uniformly with the Rng of Config::random_seed; Adam on the normalized MSE for a
+// fixed budget of steps. Every validate_every steps (and before the first) the weight-space
+// one-step MSE over every weight of every validation window (a table too), and the parameters of
+// the best such point are kept (step 0, the last value, included). The test windows are never
+// read. predict(): every weight of every history in passes of inference_rows rows assembled on the
+// host; on raw weights (width raw_dim) or on PCA scores (width D: the last k scores mapped to
+// weights through the PCA, the prediction mapped back). Every computation of the model runs
+// through Backend ops.
 #pragma once
 
 #include <cstdint>
