@@ -11,6 +11,7 @@
 
 #include "engine/cpu_backend.hpp"
 #include "experiment/config.hpp"
+#include "experiment/lenet5.hpp"
 #include "experiment/per_weight_forecaster.hpp"
 #include "tests/synthetic_weights.hpp"
 
@@ -191,13 +192,19 @@ TEST_CASE("the per-weight MLP's fit never reads a test snapshot", "[per_weight]"
     CHECK(fact(*a, "best_step") == fact(*b, "best_step"));
 }
 
-TEST_CASE("the per-weight MLP refuses windows of one snapshot, which have no step", "[per_weight]") {
+TEST_CASE("the per-weight MLP refuses windows of one snapshot, which have no step; its groups", "[per_weight]") {
     CpuBackend backend(1);
     Config config;
     const PredictorData data = test::raw_data(backend, synthetic_runs(), 1, 0.25);
     CHECK_THROWS_AS(make(backend, config, data, fast_options()), UsageError);
     CHECK_THROWS_WITH(make_per_weight_forecaster(ForecasterContext{backend, config, data, nullptr, {}, false}),
                       Catch::Contains("--sequence_length 2 or more"));
+    // LeNet-5's weights are grouped by parameter tensor, any other vector is one group.
+    const ParamLayout lenet = per_weight_groups(LeNet5::kParameterCount);
+    CHECK(lenet.entries().size() == 10);
+    CHECK(lenet.entries().front().name == "conv1.weight");
+    CHECK(lenet.total() == LeNet5::kParameterCount);
+    CHECK(per_weight_groups(100).entries().size() == 1);
     // The groups must cover the vectors.
     const PredictorData windows = test::raw_data(backend, synthetic_runs(), kWindow, 0.25);
     CHECK_THROWS_WITH(make_per_weight_forecaster(ForecasterContext{backend, config, windows, nullptr, {}, false},
