@@ -1,7 +1,7 @@
 // Forecasters as one list (experiment/forecaster.hpp): a forecaster added with one class and one
-// registration reaches every output of an experiment — the evaluation, results.json, the summary
-// and the plots' data — with numbers the test computes on its own; and the built-in baselines
-// forecast what their formulas say.
+// registration reaches every output of an experiment — the evaluation,
+// results.json, the summary and the plots' data — with numbers the test computes on its own; and the
+// built-in baselines forecast what their formulas say.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -87,6 +87,8 @@ TEST_CASE("a forecaster registered once appears in every output with its own num
     config.num_layers = 1;
     config.dim_feedforward = 8;
     config.extrapolation_steps = 2;
+    // Named: the default list (the registry's) grows as forecasters are added.
+    config.forecasters = {"transformer", "last_value", "linear", "drift"};
     Inputs inputs;
     inputs.dataset.name = "mnist";
     inputs.dataset.train = test::synthetic_mnist(256, 31);
