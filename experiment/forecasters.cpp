@@ -9,6 +9,7 @@
 namespace twp {
 
 // Each in its own file.
+std::unique_ptr<Forecaster> make_seed_forecaster(const ForecasterContext& context);         // transformer_forecaster.cpp
 std::unique_ptr<Forecaster> make_transformer_forecaster(const ForecasterContext& context);  // transformer_forecaster.cpp
 std::unique_ptr<Forecaster> make_last_value_forecaster(const ForecasterContext& context);   // last_value.cpp
 std::unique_ptr<Forecaster> make_linear_forecaster(const ForecasterContext& context);       // linear_extrapolation.cpp
@@ -18,6 +19,7 @@ namespace {
 
 ForecasterRegistry builtin_registry() {
     ForecasterRegistry registry;
+    registry.add("seed", make_seed_forecaster);
     registry.add("transformer", make_transformer_forecaster);
     registry.add("last_value", make_last_value_forecaster);
     registry.add("linear", make_linear_forecaster);

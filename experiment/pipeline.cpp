@@ -138,8 +138,8 @@ bool experiment_folder_stage(const Config& c, const Plan& plan, std::filesystem:
     return resuming;
 }
 
-// Fits every forecaster (the transformer trains here, or comes loaded) and records what the
-// results say about the predictor.
+// Fits every forecaster (the transformers train here, or come loaded) and records what the
+// results say about each, and about each transformer's training.
 void fit_stage(Forecasters& forecasters, ExperimentResults& results) {
     for (const auto& f : forecasters) {
         const auto start = Clock::now();
@@ -147,12 +147,10 @@ void fit_stage(Forecasters& forecasters, ExperimentResults& results) {
         std::vector<ForecasterFact> facts = f->facts();
         facts.push_back({"fit_seconds", number_text(seconds_since(start), "%.3g")});
         results.forecasters.push_back({f->names(), f->role(), facts});
-        if (const auto* transformer = dynamic_cast<const TransformerForecaster*>(f.get())) {
-            results.model = transformer->config();
-            results.delta_target = transformer->delta_target();
-            results.model_path = transformer->model_path();
-            results.history = transformer->history();
-        }
+        if (const auto* transformer = dynamic_cast<const TransformerForecaster*>(f.get()))
+            results.predictors.push_back({f->names(), transformer->config(), transformer->delta_target(),
+                                          transformer->space().standardize, transformer->model_path(),
+                                          transformer->history()});
     }
 }
 
@@ -164,15 +162,16 @@ const ImageSet& plug_in_images(const Config& c, const PredictorData& data, Datas
     return dataset.test;
 }
 
-// results.json, the summary and the plots; then the predictor checkpoint goes (the experiment is
-// complete, so it no longer marks it unfinished).
+// results.json, the summary and the plots; then the predictor checkpoints go (the experiment is
+// complete, so they no longer mark it unfinished).
 void results_stage(const ExperimentResults& results) {
     write_results(results.dir, results);
     write_plots(results.dir, results);
-    const std::filesystem::path checkpoint = predictor_checkpoint_path(results.dir);
-    std::error_code error;
-    std::filesystem::remove(checkpoint, error);
-    if (error) TWP_FAIL("cannot remove " << checkpoint.string() << ": " << error.message());
+    for (const std::filesystem::path& checkpoint : predictor_checkpoints(results.dir)) {
+        std::error_code error;
+        std::filesystem::remove(checkpoint, error);
+        if (error) TWP_FAIL("cannot remove " << checkpoint.string() << ": " << error.message());
+    }
     std::fputs(summary_text(results).c_str(), stdout);
     std::printf("Results: %s\n", results.dir.string().c_str());
 }
@@ -213,7 +212,7 @@ Plan make_plan(const Config& c) {
                          "so that every fold has runs to train on and a run to test");
     if (p.loads_predictor && c.model_path.empty())
         throw UsageError("--mode " + c.mode + " evaluates a saved predictor: give --model_path "
-                         "(results/experiment_<time>/models/predictor_best.safetensors)");
+                         "(results/experiment_<time>/models/<forecaster>_best.safetensors)");
     if (p.trains_predictor && !c.apply_pca && LeNet5::kParameterCount > c.max_width)
         throw UsageError("without --apply_pca the transformer is as wide as the weights (61,706), whose "
                          "attention and feed-forward layers alone would need about " +

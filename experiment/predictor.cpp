@@ -32,11 +32,15 @@ std::vector<float> Predictor::predict(const std::vector<float>& windows, int64_t
         backend_.copy_to_host(host.data(), pred.data, sizeof(float) * b * d);
         for (int64_t i = 0; i < b; ++i)
             for (int64_t j = 0; j < d; ++j) {
-                const float last = model_inputs[((first + i) * s + s - 1) * d + j];
-                out[(first + i) * d + j] = delta_target_ ? last + host[i * d + j] : host[i * d + j];
+                // A delta is added in PCA space (scaled back from the model space), so that a
+                // zero delta gives the last snapshot exactly.
+                const float last = windows[((first + i) * s + s - 1) * d + j];
+                const float value = host[i * d + j];
+                out[(first + i) * d + j] =
+                    !delta_target_ ? value : last + (space_.standardize ? value * space_.scale[j] : value);
             }
     }
-    space_.from_model(out.data(), count);
+    if (!delta_target_) space_.from_model(out.data(), count);
     return out;
 }
 

@@ -1,6 +1,7 @@
 // Inference with a trained weight predictor: windows in PCA space -> the next snapshot in PCA
 // space, through the model space (standardization) and the target ("next": the model outputs the
-// next snapshot, as the reference; "delta": it outputs next - last, added back to the last input).
+// next snapshot, as the reference; "delta": it outputs next - last, scaled back to PCA space and
+// added to the last input there, so that a zero delta is the last snapshot exactly).
 #pragma once
 
 #include <cstdint>

@@ -8,7 +8,8 @@
 
 namespace twp {
 
-void save_predictor(const std::filesystem::path& path, const TransformerConfig& config, bool delta_target,
+void save_predictor(const std::filesystem::path& path, const std::string& forecaster, const TransformerConfig& config,
+                    bool delta_target,
                     const std::vector<float>& parameters, const FeatureSpace& space,
                     const std::map<std::string, std::string>& extra_metadata) {
     const ParamLayout layout = TransformerPredictor::make_layout(config);
@@ -25,6 +26,7 @@ void save_predictor(const std::filesystem::path& path, const TransformerConfig& 
     }
     file.metadata = extra_metadata;
     file.metadata["format"] = "twp-transformer-predictor/1";
+    file.metadata["forecaster"] = forecaster;
     file.metadata["input_dim"] = std::to_string(config.dim);
     file.metadata["nhead"] = std::to_string(config.heads);
     file.metadata["num_layers"] = std::to_string(config.layers);
@@ -42,8 +44,8 @@ void save_predictor(const std::filesystem::path& path, const TransformerConfig& 
 LoadedPredictor load_predictor(const std::filesystem::path& path) {
     std::error_code error;
     if (!std::filesystem::is_regular_file(path, error))
-        TWP_FAIL("--model_path " << path.string() << " does not exist (it is a predictor_best.safetensors "
-                                 << "or predictor_last.safetensors from a results folder's models/)");
+        TWP_FAIL("--model_path " << path.string() << " does not exist (it is a <forecaster>_best.safetensors "
+                                 << "or <forecaster>_last.safetensors from a results folder's models/)");
     const SafetensorsFile file = load_safetensors(path);
     const auto meta = [&](const char* key) {
         const auto it = file.metadata.find(key);
@@ -52,6 +54,8 @@ LoadedPredictor load_predictor(const std::filesystem::path& path) {
     };
     TWP_CHECK(meta("format") == "twp-transformer-predictor/1", path.string() << " is not a twp predictor file");
     LoadedPredictor loaded;
+    const auto key = file.metadata.find("forecaster");
+    loaded.forecaster = key == file.metadata.end() ? kPredictorFileDefaultForecaster : key->second;
     try {
         loaded.config.dim = std::stoll(meta("input_dim"));
         loaded.config.heads = std::stoi(meta("nhead"));

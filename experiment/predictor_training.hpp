@@ -1,8 +1,13 @@
 // Training the weight predictor: Adam on the MSE in model space, shuffled batches of train
-// windows, the test MSE every epoch, the best (lowest test MSE) and the last parameters. Its whole
-// state goes to a checkpoint (experiment/predictor_checkpoint.hpp) after the last epoch and at
-// most every checkpoint_seconds, from which an interrupted training continues bit for bit; a NaN
-// or Inf in a loss or the parameters stops it with twp::Error naming the epoch and step.
+// windows, the MSE over the selection set's windows every epoch (the validation windows, or the
+// test windows as the reference; only that set is run, so a validation-selected training never
+// touches the test windows), the best (lowest selection MSE) and the last parameters. Optionally
+// a learning rate schedule (warmup, cosine decay), early stopping after a patience, and an output
+// head that starts at zero. Its whole state goes to a checkpoint
+// (experiment/predictor_checkpoint.hpp) after the last epoch and at most every
+// checkpoint_seconds, from which an interrupted training continues bit for bit; a NaN or Inf in a
+// loss or the parameters stops it with twp::Error naming the epoch and step. The defaults are the
+// reference's training.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +29,23 @@ struct PredictorOptions {
     uint64_t seed = 42;
     bool delta_target = false;
     TransformerConfig model;  // dim and sequence_length are filled from the data
+    SelectionSet selection = SelectionSet::kTest;  // what the best epoch is chosen on
+    // The learning rate at Adam step k (1-based), scheduled_learning_rate(): learning_rate * k /
+    // warmup_steps while k <= warmup_steps, then a cosine from learning_rate down to
+    // min_learning_rate at step decay_steps (min_learning_rate after it). decay_steps 0: no decay
+    // (with warmup_steps 0, the reference's constant learning_rate).
+    int64_t warmup_steps = 0;
+    int64_t decay_steps = 0;
+    float min_learning_rate = 0;
+    // > 0: the training ends after this many epochs in a row without a lower selection loss.
+    int patience = 0;
+    // The output projection starts at zero (weight and bias): the untrained model predicts 0,
+    // with a delta target "no change" (the last value).
+    bool zero_output_head = false;
+    // The initial parameters compete for the best as "epoch 0", scored on the selection windows
+    // before the first step: a training that never beats its start keeps it (with a zero head and
+    // a delta target, the last value).
+    bool select_initial = false;
     bool show_progress = true;
     // When not empty, a checkpoint is written there (atomically, predictor_checkpoint_path())
     // after the last epoch, and after any epoch that ends checkpoint_seconds or more after the
@@ -43,6 +65,17 @@ struct TrainedPredictor {
     PredictorHistory history;
 };
 
+// The series a predictor is trained on: each run's snapshots in `space`'s model space.
+struct ModelSeries {
+    const FeatureSpace& space;
+    const std::vector<std::vector<float>>& model;  // per run, [count, D]
+};
+
+float scheduled_learning_rate(const PredictorOptions& options, int64_t step);
+
+// On data's windows and `series` (by default data's own model space).
+TrainedPredictor train_predictor(Backend& backend, const PredictorData& data, const ModelSeries& series,
+                                 const PredictorOptions& options);
 TrainedPredictor train_predictor(Backend& backend, const PredictorData& data, const PredictorOptions& options);
 
 }  // namespace twp

@@ -73,6 +73,22 @@ std::string verdicts(const std::vector<ForecasterInfo>& forecasters, const std::
     return text.str();
 }
 
+// "validation MSE 0.0123 at epoch 41 of 100 (step 82 of 200), stopped early; selected on the
+// validation windows": one transformer's training, for the summary.
+std::string training_line(const PredictorRecord& p) {
+    const PredictorHistory& h = *p.history;
+    const std::string set = selection_set_name(h.selection);
+    std::ostringstream t;
+    t << "Predictor training, " << p.names.label << ": best " << set << " MSE " << format("%.6g", h.best_selection_loss)
+      << " at epoch " << h.best_epoch << " of " << h.selection_loss.size() << " (step " << h.best_step << " of "
+      << h.steps << ")" << (h.best_epoch == 0 ? ", the initial parameters (no epoch did better)" : "") << (h.stopped_early ? ", stopped early" : "") << ", "
+      << (h.selection == SelectionSet::kTest ? "selected on the test windows, as the reference (optimistic)"
+                                             : "selected on the validation windows")
+      << " (model space" << (p.standardized ? ", standardized" : "") << ", target "
+      << (p.delta_target ? "delta" : "next") << ", " << format("%.1f", h.seconds) << " s)\n";
+    return t.str();
+}
+
 std::string padded(const std::string& text, int width) {
     return text.size() >= size_t(width) ? text : std::string(size_t(width) - text.size(), ' ') + text;
 }
@@ -162,14 +178,23 @@ std::string summary_text(const ExperimentResults& r) {
           << format("%.6f", explained) << "\n";
     }
     if (r.data)
-        t << "Windows: " << r.data->train_windows.size() << " train, " << r.data->test_windows.size()
-          << " test (sequence length " << r.model.sequence_length << ")\n\n";
-    if (r.history) {
-        t << "Predictor training: best test MSE " << format("%.6g", r.history->best_test_loss) << " at epoch "
-          << r.history->best_epoch << " of " << r.history->test_loss.size() << " (model space"
-          << (r.data && r.data->space.standardize ? ", standardized" : "") << ", target "
-          << (r.delta_target ? "delta" : "next") << ")\n\n";
-    }
+        t << "Windows: " << r.data->train_windows.size() << " train, " << r.data->validation_windows.size()
+          << " validation, " << r.data->test_windows.size() << " test (sequence length " << r.data->sequence_length
+          << ")\n\n";
+    bool trained = false;
+    for (const PredictorRecord& p : r.predictors)
+        if (p.history) {
+            t << training_line(p);
+            trained = true;
+        }
+    for (const ForecasterInfo& f : r.forecasters)
+        if (f.role == ForecasterRole::kLearned && !f.facts.empty()) {
+            t << "  " << f.names.key << ":";
+            for (const ForecasterFact& fact : f.facts) t << " " << fact.key << " " << fact.value << ";";
+            t << "\n";
+            trained = true;
+        }
+    if (trained) t << "\n";
     const size_t n = r.forecasters.size();
     if (r.direct) {
         const std::vector<ForecastError>& errors = r.direct->forecasters;
@@ -291,18 +316,42 @@ void write_results(const std::filesystem::path& dir, const ExperimentResults& r)
             pca["explained_variance_ratio"] = numbers(s.pca.explained_variance_ratio);
         }
         j["pca"] = pca;
-        j["windows"] = {{"train", r.data->train_windows.size()}, {"test", r.data->test_windows.size()}};
+        j["windows"] = {{"train", r.data->train_windows.size()},
+                        {"validation", r.data->validation_windows.size()},
+                        {"test", r.data->test_windows.size()}};
     }
-    j["predictor"] = {{"input_dim", r.model.dim}, {"nhead", r.model.heads}, {"num_layers", r.model.layers},
-                      {"dim_feedforward", r.model.feedforward}, {"dropout", r.model.dropout},
-                      {"sequence_length", r.model.sequence_length}, {"target", r.delta_target ? "delta" : "next"},
-                      {"model_path", r.model_path}};
-    if (r.history)
-        j["predictor_training"] = {{"train_loss", numbers(r.history->train_loss)},
-                                   {"test_loss", numbers(r.history->test_loss)},
-                                   {"best_epoch", r.history->best_epoch},
-                                   {"best_test_loss", number(r.history->best_test_loss)},
-                                   {"seconds", r.history->seconds}};
+    // Each transformer forecaster under its key: its shape, its file, its training; the
+    // selection loss under the name of the set it was measured on (validation_loss or test_loss).
+    Json predictors = Json::object();
+    for (const PredictorRecord& p : r.predictors) {
+        Json record = {{"input_dim", p.model.dim}, {"nhead", p.model.heads}, {"num_layers", p.model.layers},
+                       {"dim_feedforward", p.model.feedforward}, {"dropout", p.model.dropout},
+                       {"sequence_length", p.model.sequence_length}, {"target", p.delta_target ? "delta" : "next"},
+                       {"standardized", p.standardized}, {"model_path", p.model_path}};
+        if (p.history) {
+            const PredictorHistory& h = *p.history;
+            const std::string set = selection_set_name(h.selection);
+            record["training"] = {{"selection", set},
+                                  {"train_loss", numbers(h.train_loss)},
+                                  {set + "_loss", numbers(h.selection_loss)},
+                                  {"best_epoch", h.best_epoch},
+                                  {"best_step", h.best_step},
+                                  {"best_" + set + "_loss", number(h.best_selection_loss)},
+                                  {"steps", h.steps},
+                                  {"stopped_early", h.stopped_early},
+                                  {"seconds", h.seconds}};
+        }
+        predictors[p.names.key] = record;
+    }
+    j["predictors"] = predictors;
+    Json facts = Json::object();
+    for (const ForecasterInfo& f : r.forecasters)
+        if (!f.facts.empty()) {
+            Json chosen = Json::object();
+            for (const ForecasterFact& fact : f.facts) chosen[fact.key] = fact.value;
+            facts[f.names.key] = chosen;
+        }
+    j["forecaster_facts"] = facts;
     if (r.direct) {
         Json direct = {{"windows", r.direct->windows}};
         for (size_t f = 0; f < r.forecasters.size(); ++f) {
@@ -368,14 +417,19 @@ void write_plots(const std::filesystem::path& dir, const ExperimentResults& r) {
     };
     const size_t n = r.forecasters.size();
     const auto learned = [&](size_t f) { return r.forecasters[f].role == ForecasterRole::kLearned; };
-    if (r.history) {
-        Plot plot{"Predictor training and test loss", "epoch", "MSE (model space)", {}, true};
-        plot.integer_x = true;
-        const std::vector<double> epochs = steps_axis(r.history->train_loss.size());
-        plot.series.push_back({"train", epochs, r.history->train_loss, colors[0], SeriesStyle::kLine});
-        plot.series.push_back({"test", epochs, r.history->test_loss, colors[1], SeriesStyle::kLine});
-        save(plot, "training_loss");
+    // Each trained transformer's train loss (solid) and selection loss (dashed), in its colour.
+    Plot training{"Predictor training: train and selection loss", "epoch", "MSE (model space)", {}, true};
+    training.integer_x = true;
+    for (size_t k = 0; k < r.predictors.size(); ++k) {
+        const PredictorRecord& p = r.predictors[k];
+        if (!p.history) continue;
+        const std::vector<double> epochs = steps_axis(p.history->train_loss.size());
+        const Rgb color = colors[k % colors.size()];
+        training.series.push_back({p.names.column + " train", epochs, p.history->train_loss, color, SeriesStyle::kLine});
+        training.series.push_back({p.names.column + " " + selection_set_name(p.history->selection), epochs,
+                                   p.history->selection_loss, color, SeriesStyle::kDashedLine});
     }
+    if (!training.series.empty()) save(training, "training_loss");
     if (r.data) {
         const PredictorData& data = *r.data;
         Plot plot{"Weight trajectory on the first two principal components, with each forecaster's path", "PC1",

@@ -5,7 +5,8 @@
 //                        (the baselines beside the transformer), and a verdict line per section
 //   results.json         all of it, plus per-run and per-step arrays, PCA explained variance,
 //                        each stage's time
-//   models/              predictor_best.safetensors, predictor_last.safetensors, pca.safetensors
+//   models/              <key>_best.safetensors and <key>_last.safetensors of each learned
+//                        transformer forecaster (seed, transformer), pca.safetensors
 //   plots/               training_loss, weight_trajectory, extrapolation_error, plug_in_accuracy,
 //                        base_training: .png and the plotted data as .csv
 // A new folder every time (a suffix when the second is taken): results are never overwritten.
@@ -27,11 +28,21 @@
 
 namespace twp {
 
-// A forecaster as the outputs name it.
+// A forecaster as the outputs name it, with what its fit chose.
 struct ForecasterInfo {
     ForecasterNames names;
     ForecasterRole role = ForecasterRole::kBaseline;
     std::vector<ForecasterFact> facts;  // what its fit chose
+};
+
+// A transformer forecaster (seed, transformer), as the results report it.
+struct PredictorRecord {
+    ForecasterNames names;
+    TransformerConfig model;
+    bool delta_target = false;
+    bool standardized = false;
+    std::string model_path;                   // the predictor evaluated
+    std::optional<PredictorHistory> history;  // when this experiment trained it
 };
 
 // Everything an experiment found, owned: what the results folder and the summary are written from.
@@ -41,10 +52,7 @@ struct ExperimentResults {
     std::optional<PredictorData> data;                 // the snapshots used, their scores and windows
     std::string notes;                                 // caps and choices the user should know
     std::vector<ForecasterInfo> forecasters;           // the evaluations' order
-    std::optional<PredictorHistory> history;           // when this experiment trained the predictor
-    TransformerConfig model;
-    bool delta_target = false;
-    std::string model_path;                            // the predictor evaluated
+    std::vector<PredictorRecord> predictors;           // the transformer forecasters, in the list's order
     std::optional<DirectEvaluation> direct;
     std::vector<RatioVerdict> verdicts;                // [forecaster]: direct weight-space MSE against last value's
     std::optional<Extrapolation> extrapolation;

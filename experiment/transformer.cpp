@@ -122,7 +122,7 @@ Tensor TransformerPredictor::rows(const Buffer<float>& buffer, int layer, int64_
     return Tensor{buffer.data() + layer * slice, {b * config_.sequence_length, width}};
 }
 
-void TransformerPredictor::initialize(uint64_t seed) {
+void TransformerPredictor::initialize(uint64_t seed, bool zero_output_head) {
     Rng rng(seed, RngStream::kInit);
     std::vector<float> host(layout_.total(), 0.0f);
     const int64_t d = config_.dim;
@@ -153,6 +153,10 @@ void TransformerPredictor::initialize(uint64_t seed) {
         std::copy(host.begin(), host.begin() + layer_size, host.begin() + l * layer_size);
     fill_uniform("output_projection.weight", 1.0f / std::sqrt(float(d)));
     fill_uniform("output_projection.bias", 1.0f / std::sqrt(float(d)));
+    if (zero_output_head) {
+        fill_value("output_projection.weight", 0.0f);
+        fill_value("output_projection.bias", 0.0f);
+    }
     parameters_.upload(host);
 }
 

@@ -52,7 +52,9 @@ public:
     // PyTorch's initialization: xavier-uniform packed in-projection with zero biases, zero
     // out-projection bias, default Linear init (uniform +-1/sqrt(fan_in)) elsewhere, LayerNorm 1
     // and 0. nn.TransformerEncoder deep-copies one layer, so every layer starts as layer 0 does.
-    void initialize(uint64_t seed);
+    // zero_output_head: then output_projection's weight and bias are set to zero (the draws are
+    // the same, so every other parameter is as without it), and the model predicts 0 until trained.
+    void initialize(uint64_t seed, bool zero_output_head = false);
 
     // inputs [B, S, D] -> predictions [B, D] (a view into this model's memory). A training pass
     // draws its dropout masks from (dropout_seed, counters from dropout_offset on) and keeps what

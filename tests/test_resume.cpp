@@ -31,6 +31,7 @@
 #include "experiment/base_training.hpp"
 #include "experiment/config.hpp"
 #include "experiment/mnist.hpp"
+#include "experiment/predictor_checkpoint.hpp"
 #include "experiment/predictor_training.hpp"
 #include "experiment/snapshots.hpp"
 
@@ -399,6 +400,8 @@ TEST_CASE("a second twp writing to the same snapshot folder is refused", "[resum
     fs::remove_all(dir);
 }
 
+// Both transformer recipes: the transformer (its schedule, patience and selection state in the
+// checkpoint) is interrupted; seed, after it in the list, has no checkpoint yet and starts anew.
 TEST_CASE("predictor training interrupted and resumed gives the same files bit for bit", "[resume][mnist]") {
     const fs::path dir = fresh_temp_dir("predictor");
     const Dataset small = load_dataset(mnist_subset(dir / "data", 2000, 500), "mnist");
@@ -413,38 +416,56 @@ TEST_CASE("predictor training interrupted and resumed gives the same files bit f
     const std::vector<std::string> args = {
         "--mode", "train_predictor", "--apply_pca", "--n_components", "4", "--predictor_epochs", "6",
         "--batch_size", "4", "--num_layers", "1", "--dim_feedforward", "16", "--threads", "1",
-        "--snapshot_dir", base.snapshot_dir.string()};
+        "--forecasters", "transformer,seed,last_value", "--snapshot_dir", base.snapshot_dir.string()};
     const fs::path reference = dir / "reference", interrupted = dir / "interrupted", log = dir / "log.txt";
     REQUIRE(run_twp(args + std::vector<std::string>{"--results_dir", reference.string()}, log) == 0);
     const std::vector<std::string> resumed_args = args + std::vector<std::string>{"--results_dir", interrupted.string()};
     REQUIRE(run_twp(resumed_args, log, {"TWP_TEST_STOP_AFTER_PREDICTOR_EPOCH=3"}) == 1);
     REQUIRE_THAT(file_bytes(log), Catch::Contains("stopped after epoch 3"));
     const fs::path experiment = fs::directory_iterator(interrupted)->path();
-    const fs::path checkpoint = predictor_checkpoint_path(experiment);
-    REQUIRE(load_predictor_checkpoint(checkpoint).epoch == 3);
-    REQUIRE_FALSE(fs::exists(experiment / "models" / "predictor_best.safetensors"));
+    const fs::path checkpoint = predictor_checkpoint_path(experiment, "transformer");
+    const PredictorCheckpoint stopped = load_predictor_checkpoint(checkpoint);
+    REQUIRE(stopped.epoch == 3);
+    REQUIRE(stopped.history.selection == SelectionSet::kValidation);
+    REQUIRE(std::isfinite(stopped.history.initial_selection_loss));
+    REQUIRE_FALSE(stopped.finished);
+    REQUIRE_FALSE(fs::exists(experiment / "models" / "transformer_best.safetensors"));
+    REQUIRE_FALSE(fs::exists(predictor_checkpoint_path(experiment, "seed")));
 
     // Other settings: refused, nothing changed.
     const std::string saved = file_bytes(checkpoint);
-    REQUIRE(run_twp(resumed_args + std::vector<std::string>{"--resume", "--learning_rate", "0.001"}, log) == 1);
+    REQUIRE(run_twp(resumed_args + std::vector<std::string>{"--resume", "--dropout", "0.2"}, log) == 1);
     REQUIRE_THAT(file_bytes(log), Catch::Contains("cannot resume the predictor training of " + experiment.string()) &&
-                                      Catch::Contains("--learning_rate"));
+                                      Catch::Contains("--dropout"));
     REQUIRE(file_bytes(checkpoint) == saved);
 
-    REQUIRE(run_twp(resumed_args + std::vector<std::string>{"--resume"}, log) == 0);
+    const int resumed = run_twp(resumed_args + std::vector<std::string>{"--resume"}, log);
     INFO(file_bytes(log));
+    REQUIRE(resumed == 0);
     REQUIRE_THAT(file_bytes(log), Catch::Contains("continuing the predictor training of " + experiment.string()));
     REQUIRE(std::distance(fs::directory_iterator(interrupted), fs::directory_iterator()) == 1);
-    REQUIRE_FALSE(fs::exists(checkpoint));  // the experiment is complete
+    REQUIRE_THAT(file_bytes(log), Catch::Contains("seed_checkpoint.safetensors has no checkpoint yet"));
+    REQUIRE(predictor_checkpoints(experiment).empty());  // the experiment is complete
     const fs::path expected = fs::directory_iterator(reference)->path();
-    for (const char* file : {"predictor_best.safetensors", "predictor_last.safetensors", "pca.safetensors"}) {
+    for (const char* file : {"transformer_best.safetensors", "transformer_last.safetensors", "seed_best.safetensors",
+                             "seed_last.safetensors", "pca.safetensors"}) {
         CAPTURE(file);
         REQUIRE(file_bytes(experiment / "models" / file) == file_bytes(expected / "models" / file));
     }
     const nlohmann::json a = nlohmann::json::parse(file_bytes(expected / "results.json"));
     const nlohmann::json b = nlohmann::json::parse(file_bytes(experiment / "results.json"));
-    REQUIRE(a["predictor_training"]["train_loss"] == b["predictor_training"]["train_loss"]);
-    REQUIRE(a["predictor_training"]["test_loss"] == b["predictor_training"]["test_loss"]);
+    for (const char* key : {"transformer", "seed"}) {
+        CAPTURE(key);
+        const nlohmann::json& ta = a["predictors"][key]["training"];
+        const nlohmann::json& tb = b["predictors"][key]["training"];
+        REQUIRE(ta["selection"] == "validation");
+        REQUIRE(ta["train_loss"] == tb["train_loss"]);
+        REQUIRE(ta["validation_loss"] == tb["validation_loss"]);
+        REQUIRE(ta["steps"] == tb["steps"]);
+        REQUIRE(ta["stopped_early"] == tb["stopped_early"]);
+        REQUIRE(ta["best_epoch"] == tb["best_epoch"]);
+    }
+    REQUIRE(a["predictors"]["transformer"]["training"]["train_loss"].size() > 3);
 
     // Nothing unfinished left: a new --resume starts a new experiment.
     REQUIRE(run_twp(resumed_args + std::vector<std::string>{"--resume", "--predictor_epochs", "1"}, log) == 0);

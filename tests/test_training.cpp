@@ -212,13 +212,15 @@ TEST_CASE("the full pipeline end to end: every file of the results folder", "[pi
     const std::string common = " --snapshot_dir " + snapshots.string() + " --data_dir " +
                                std::string(TWP_SOURCE_DIR) + "/data/mnist";
     const int status = run_twp("--mode full --num_runs 2 --training_epochs 1 --snapshots_per_epoch 10 --apply_pca "
-                               "--n_components 8 --predictor_epochs 2 --dim_feedforward 64 --num_layers 2" +
+                               "--n_components 8 --predictor_epochs 2 --dim_feedforward 64 --num_layers 2 "
+                               "--forecasters seed,transformer,last_value,linear" +
                                    common + " --results_dir " + results.string(), log);
     INFO(file_bytes(log));
     REQUIRE(status == 0);
     const fs::path experiment = only_experiment(results);
-    for (const char* file : {"config.txt", "results_summary.txt", "results.json", "models/predictor_best.safetensors",
-                             "models/predictor_last.safetensors", "models/pca.safetensors"})
+    for (const char* file : {"config.txt", "results_summary.txt", "results.json", "models/seed_best.safetensors",
+                             "models/seed_last.safetensors", "models/transformer_best.safetensors",
+                             "models/transformer_last.safetensors", "models/pca.safetensors"})
         REQUIRE(fs::file_size(experiment / file) > 100);
     for (const char* plot : {"training_loss", "weight_trajectory", "extrapolation_error", "plug_in_accuracy",
                              "base_training"}) {
@@ -232,7 +234,8 @@ TEST_CASE("the full pipeline end to end: every file of the results folder", "[pi
         REQUIRE_THAT(summary, Catch::Contains(section));
     const nlohmann::json json = nlohmann::json::parse(file_bytes(experiment / "results.json"));
     REQUIRE(json["pca"]["components"] == 8);
-    REQUIRE(json["predictor_training"]["test_loss"].size() == 2);
+    REQUIRE(json["predictors"]["seed"]["training"]["validation_loss"].size() == 2);
+    REQUIRE(json["predictors"]["transformer"]["training"]["selection"] == "validation");
     // Each run: 11 snapshots (10 inside the epoch and its end), 5 train and 6 test: 3 test windows
     // per run, and 3 test snapshots after the first test window to extrapolate to.
     REQUIRE(json["direct_prediction"]["windows"] == 6);
@@ -242,13 +245,13 @@ TEST_CASE("the full pipeline end to end: every file of the results folder", "[pi
     REQUIRE(json["plug_in"]["true_pca_round_trip"]["accuracy_per_step"][0].get<double>() > 20.0);
 
     // The evaluation modes reload the saved predictor and PCA; nothing is retrained or overwritten.
-    const fs::path model = experiment / "models" / "predictor_best.safetensors";
+    const fs::path model = experiment / "models" / "seed_best.safetensors";
     const fs::path eval_results = dir / "eval_results";
     REQUIRE(run_twp("--mode evaluate --model_path " + model.string() + common + " --results_dir " +
                         eval_results.string(), log) == 0);
     const nlohmann::json evaluated = nlohmann::json::parse(file_bytes(only_experiment(eval_results) / "results.json"));
-    REQUIRE(evaluated["direct_prediction"]["transformer"]["pca_mse"] ==
-            json["direct_prediction"]["transformer"]["pca_mse"]);
+    REQUIRE(evaluated["direct_prediction"]["seed"]["pca_mse"] == json["direct_prediction"]["seed"]["pca_mse"]);
+    REQUIRE_FALSE(evaluated["direct_prediction"].contains("transformer"));  // the file is seed's
 
     // Bad input: each a clear error, a non-zero exit, nothing new written.
     REQUIRE(run_twp("--mode evaluate" + common, log) == 2);

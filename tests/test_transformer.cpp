@@ -1,13 +1,15 @@
 // The transformer predictor against PyTorch: a committed fixture (tools/make_transformer_fixture.py,
 // Debian's python3-torch) holds nn.TransformerEncoder's prediction and the gradients of an MSE loss
 // on fixed weights and inputs; our model must reproduce both. Also: the positional encoding, the
-// reference's head rule, PyTorch's initialization, and seeded dropout in the whole model.
+// reference's head rule, PyTorch's initialization, and seeded dropout in the whole model; the
+// transformer recipe's zero output head and its learning rate schedule.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 
 #include "engine/cpu_backend.hpp"
 #include "engine/safetensors.hpp"
+#include "experiment/predictor_training.hpp"
 #include "experiment/transformer.hpp"
 #include "tests/check.hpp"
 
@@ -175,4 +177,51 @@ TEST_CASE("dropout in the whole model: seeded masks and a consistent gradient", 
     const double numeric = (plus - minus) / (2 * eps);
     CAPTURE(analytic, numeric);
     REQUIRE(std::abs(analytic - numeric) <= 2e-2 * std::abs(numeric) + 1e-4);
+}
+
+TEST_CASE("a zero output head predicts zero and leaves every other parameter as drawn", "[transformer][recipe]") {
+    const TransformerConfig config = fixture_config();
+    TransformerPredictor drawn(backend(), config, 2), zero(backend(), config, 2);
+    drawn.initialize(11);
+    zero.initialize(11, true);
+    const std::vector<float> a = drawn.parameters().download(), b = zero.parameters().download();
+    for (const ParamEntry& e : drawn.layout().entries()) {
+        CAPTURE(e.name);
+        const bool head = e.name.rfind("output_projection.", 0) == 0;
+        for (int64_t i = e.offset; i < e.offset + e.shape.numel(); ++i) REQUIRE(b[i] == (head ? 0.0f : a[i]));
+    }
+    Buffer<float> inputs(backend(), 2 * config.sequence_length * config.dim);
+    std::vector<float> host(size_t(inputs.count()));
+    for (size_t i = 0; i < host.size(); ++i) host[i] = std::sin(0.37f * float(i));
+    inputs.upload(host);
+    const Tensor pred = zero.forward(inputs.view({2, config.sequence_length, config.dim}), Pass::kInference);
+    std::vector<float> out(2 * config.dim, 1.0f);
+    backend().copy_to_host(out.data(), pred.data, sizeof(float) * out.size());
+    REQUIRE(out == std::vector<float>(out.size(), 0.0f));
+}
+
+TEST_CASE("the learning rate schedule: linear warmup, then a cosine to the minimum", "[transformer][recipe][schedule]") {
+    PredictorOptions o;
+    o.learning_rate = 1e-3f;
+    // The reference: constant.
+    for (int64_t step : {1, 2, 100, 100000}) REQUIRE(scheduled_learning_rate(o, step) == 1e-3f);
+    o.warmup_steps = 100;
+    o.decay_steps = 1100;
+    o.min_learning_rate = 1e-5f;
+    const double pi = 3.14159265358979323846;
+    const auto cosine = [&](int64_t step) {
+        return 1e-5 + 0.5 * (1e-3 - 1e-5) * (1 + std::cos(pi * double(step - 100) / 1000.0));
+    };
+    CHECK(scheduled_learning_rate(o, 1) == Approx(1e-5).epsilon(1e-6));
+    CHECK(scheduled_learning_rate(o, 50) == Approx(5e-4).epsilon(1e-6));
+    CHECK(scheduled_learning_rate(o, 100) == Approx(1e-3).epsilon(1e-6));
+    CHECK(scheduled_learning_rate(o, 101) == Approx(cosine(101)).epsilon(1e-6));
+    CHECK(scheduled_learning_rate(o, 600) == Approx(0.5 * (1e-3 + 1e-5)).epsilon(1e-6));
+    CHECK(scheduled_learning_rate(o, 850) == Approx(cosine(850)).epsilon(1e-6));
+    CHECK(scheduled_learning_rate(o, 1100) == Approx(1e-5).epsilon(1e-6));
+    CHECK(scheduled_learning_rate(o, 5000) == Approx(1e-5).epsilon(1e-6));
+    // Warmup alone: constant after it.
+    o.decay_steps = 0;
+    CHECK(scheduled_learning_rate(o, 10) == Approx(1e-4).epsilon(1e-6));
+    CHECK(scheduled_learning_rate(o, 1000) == 1e-3f);
 }
