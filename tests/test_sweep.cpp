@@ -41,7 +41,7 @@
 namespace {
 
 namespace fs = std::filesystem;
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;
 using Catch::Contains;
 using twp::parse_args;
 using twp::plan_sweep;
@@ -372,4 +372,64 @@ TEST_CASE("a 2x2 heat map: cells coloured on the diverging scale, centred at 1",
           "x,y,value,note\n1,x,0.1,linear\n2,x,1,linear\n1,y,10,transformer\n2,y,,failed\n");
     map.values.pop_back();
     REQUIRE_THROWS_WITH(twp::save_heat_map_png(png, map), Contains("2 columns x 2 rows"));
+}
+
+TEST_CASE("the table reads ratios and verdicts from results.json's verdicts; more axes give one map each",
+          "[sweep]") {
+    TempDir dir("table");
+    const fs::path results = dir.path / "results.json";
+    const auto write = [&](const Json& j) { std::ofstream(results) << j.dump(); };
+    const Json direct = {{"windows", 4},
+                         {"transformer", {{"pca_mse", 1.0}, {"weight_mse", 3.0}}},
+                         {"last_value", {{"pca_mse", 1.0}, {"weight_mse", 2.0}}},
+                         {"linear", {{"pca_mse", 1.0}, {"weight_mse", 1.0}}}};
+    write({{"direct_prediction", direct}});
+    twp::CellScores scores = twp::read_cell_scores(results);
+    REQUIRE(scores.forecasters.size() == 3);
+    CHECK(scores.forecasters[0].key == "transformer");
+    CHECK(scores.forecasters[0].ratio == 1.5);
+    CHECK(scores.forecasters[1].ratio == 1.0);
+    CHECK(scores.best == "linear");
+    CHECK(scores.best_ratio == 0.5);
+    CHECK(scores.split.empty());
+
+    // Verdicts win over the computed ratios, from the first split listed.
+    const Json verdicts = Json::array(
+        {{{"split", "time"}, {"forecaster", "transformer"}, {"ratio", 0.25}, {"low", 0.2}, {"high", 0.3}, {"verdict", "beats"}},
+         {{"split", "time"}, {"forecaster", "linear"}, {"ratio", 0.75}, {"low", 0.5}, {"high", 1.1}, {"verdict", "tie"}},
+         {{"split", "runs"}, {"forecaster", "linear"}, {"ratio", 0.01}, {"low", 0.0}, {"high", 0.1}, {"verdict", "beats"}}});
+    write({{"direct_prediction", direct}, {"verdicts", verdicts}});
+    scores = twp::read_cell_scores(results);
+    CHECK(scores.split == "time");
+    CHECK(scores.best == "transformer");
+    CHECK(scores.best_ratio == 0.25);
+    CHECK(scores.forecasters[2].verdict == "tie");
+    CHECK(scores.forecasters[2].high == 1.1);
+    write({{"mode", "full"}});
+    REQUIRE_THROWS_WITH(twp::read_cell_scores(results), Contains("no direct_prediction"));
+
+    // Three axes: one heat map per value of the third; the CSV gets the verdict columns.
+    std::vector<twp::SweepTableRow> rows;
+    int cell = 0;
+    for (const char* a : {"1", "2"})
+        for (const char* b : {"x", "y"})
+            for (const char* c : {"p", "q"}) {
+                twp::SweepTableRow row;
+                row.cell = ++cell;
+                row.values = {a, b, c};
+                row.status = cell == 3 ? "failed" : "done";
+                if (cell != 3) row.scores = scores;
+                rows.push_back(row);
+            }
+    const std::string summary = twp::write_sweep_table(dir.path, {"a", "b", "c"}, {{"1", "2"}, {"x", "y"}, {"p", "q"}}, rows);
+    CHECK_THAT(summary, Contains("8 cells, 7 done"));
+    CHECK(fs::exists(dir.path / "plots/sweep_heatmap_c-p.png"));
+    CHECK(fs::exists(dir.path / "plots/sweep_heatmap_c-q.png"));
+    CHECK(read_text(dir.path / "plots/sweep_heatmap_c-p.csv") ==
+          "x,y,value,note\n1,x,0.25,transformer\n2,x,0.25,transformer\n1,y,,failed\n2,y,0.25,transformer\n");
+    const auto csv = read_csv(dir.path / "sweep_results.csv");
+    REQUIRE(csv.size() == 9);
+    CHECK(csv[0][8] == "split");
+    CHECK(std::find(csv[0].begin(), csv[0].end(), "linear_verdict") != csv[0].end());
+    CHECK(csv[1][8] == "time");
 }
