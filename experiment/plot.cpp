@@ -625,8 +625,10 @@ HeatLayout layout_heat_map(const HeatMap& map) {
 
 // Column c, row r (row 0 at the bottom), on whole pixels, one pixel of white between cells.
 RectF cell_rect(const HeatLayout& l, int column, int row) {
-    const double x0 = std::round(l.grid.x0 + column * l.cell_width), x1 = std::round(l.grid.x0 + (column + 1) * l.cell_width);
-    const double y1 = std::round(l.grid.y1 - row * l.cell_height), y0 = std::round(l.grid.y1 - (row + 1) * l.cell_height);
+    const double x0 = std::round(l.grid.x0 + column * l.cell_width);
+    const double x1 = std::round(l.grid.x0 + (column + 1) * l.cell_width);
+    const double y1 = std::round(l.grid.y1 - row * l.cell_height);
+    const double y0 = std::round(l.grid.y1 - (row + 1) * l.cell_height);
     return {x0 + 1, y0 + 1, std::max(x0 + 1, x1 - 1), std::max(y0 + 1, y1 - 1)};
 }
 

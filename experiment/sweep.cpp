@@ -530,7 +530,8 @@ SweepPlan plan_sweep(const Config& config) {
         if (cells > size_t(kMaxSweepCells))
             throw UsageError("the sweep's grid has more than " + std::to_string(kMaxSweepCells) +
                              " cells; sweep fewer values at once");
-        for (const std::string& spelling : spellings(flag)) (axis.is_switch ? drop_switches : drop_valued).insert(spelling);
+        for (const std::string& spelling : spellings(flag))
+            (axis.is_switch ? drop_switches : drop_valued).insert(spelling);
         plan.axes.push_back(axis);
     }
     const std::vector<std::string> common = without_flags(config.arguments, drop_valued, drop_switches);
@@ -592,7 +593,8 @@ SweepPlan plan_sweep(const Config& config) {
 
 std::vector<std::string> cell_child_args(const SweepPlan& plan, const SweepCell& cell, const fs::path& sweep_dir) {
     std::vector<std::string> args = cell.args;
-    args.insert(args.end(), {"--mode", "full", "--resume", "--snapshot_dir", (sweep_dir / cell.folder / "snapshots").string(),
+    args.insert(args.end(), {"--mode", "full", "--resume",
+                             "--snapshot_dir", (sweep_dir / cell.folder / "snapshots").string(),
                              "--results_dir", (sweep_dir / cell.folder).string()});
     if (plan.threads > 0) args.insert(args.end(), {"--threads", std::to_string(plan.threads)});
     return args;
