@@ -1,5 +1,6 @@
 // twp's entry point: parse the command line, plan, load and check the inputs, pick the backend,
-// run the experiment (experiment/pipeline.hpp). Every failure ends here as one clear message and
+// run the experiment (experiment/pipeline.hpp), or with --sweep the grid of experiments, each as a
+// child process of this binary (experiment/sweep.hpp). Every failure ends here as one clear message and
 // a non-zero exit (2 for a usage mistake, 1 for anything else).
 #include <cstdio>
 #include <exception>
@@ -9,6 +10,7 @@
 #include "engine/device_backend.hpp"
 #include "experiment/config.hpp"
 #include "experiment/pipeline.hpp"
+#include "experiment/sweep.hpp"
 
 namespace twp {
 namespace {
@@ -37,6 +39,8 @@ int main(int argc, char** argv) {
             std::fputs(twp::usage_text().c_str(), stdout);
             return 0;
         }
+        // /proc/self/exe: the children run this very binary, even if the file is replaced meanwhile.
+        if (!config.sweep.empty()) return twp::run_sweep(twp::plan_sweep(config), "/proc/self/exe");
         return twp::run(config);
     } catch (const twp::UsageError& e) {
         std::fprintf(stderr, "twp: %s\nRun `twp --help` for the options.\n", e.what());

@@ -588,4 +588,209 @@ void save_plot_csv(const std::filesystem::path& path, const Plot& plot) {
     write_file_atomically(path, text);
 }
 
+
+// ---- heat maps ----
+
+namespace {
+
+constexpr Rgb kScaleCentre{247, 247, 247};  // ColorBrewer RdBu: white at 1,
+constexpr Rgb kScaleLow{33, 102, 172};      // blue below (better than the reference value),
+constexpr Rgb kScaleHigh{178, 24, 43};      // red above
+constexpr Rgb kNoValue{204, 204, 204};
+
+// Where everything of a heat map goes; computed once, for the drawing and for heat_map_cell.
+struct HeatLayout {
+    double s = 1, pad = 12;
+    Fonts fonts{25, 18, 16.5};
+    RectF grid, bar;
+    double cell_width = 0, cell_height = 0;
+    double decades = 1;
+    std::vector<double> ticks;  // on the colour bar, values
+};
+
+void check_heat_map(const HeatMap& map) {
+    const size_t cells = map.rows.size() * map.columns.size();
+    TWP_CHECK(map.width >= 240 && map.height >= 180 && map.width <= 10000 && map.height <= 10000,
+              "heat map '" << map.title << "' is " << map.width << "x" << map.height
+                           << " pixels; use 240x180 to 10000x10000");
+    TWP_CHECK(cells > 0 && map.values.size() == cells && (map.notes.empty() || map.notes.size() == cells),
+              "heat map '" << map.title << "': " << map.columns.size() << " columns x " << map.rows.size()
+                           << " rows need as many values (" << map.values.size() << " given) and notes ("
+                           << map.notes.size() << " given), at least one");
+}
+
+bool has_value(double value) { return std::isfinite(value) && value > 0; }
+
+HeatLayout layout_heat_map(const HeatMap& map) {
+    check_heat_map(map);
+    HeatLayout l;
+    l.s = std::clamp(std::min(map.width / 1000.0, map.height / 640.0), 0.75, 2.5);
+    const double s = l.s;
+    l.fonts = {25 * s, 18 * s, 16.5 * s};
+    l.pad = 12 * s;
+    l.decades = heat_map_decades(map);
+    const Font& font = default_font();
+    const double W = map.width, H = map.height, pad = l.pad;
+    const int tick_text_height = font.render("0", l.fonts.tick).height;
+    const double title_height = map.title.empty() ? 0 : fitted_text(map.title, l.fonts.title, W - 2 * pad).height;
+    const double x_title_height = map.x_label.empty() ? 0 : font.render(map.x_label, l.fonts.label).height;
+    const double y_title_height = map.y_label.empty() ? 0 : font.render(map.y_label, l.fonts.label).height;
+    const double scale_height = map.scale_label.empty() ? 0 : font.render(map.scale_label, l.fonts.label).height;
+
+    l.grid.y0 = std::round(map.title.empty() ? pad : pad + title_height + pad * 0.8);
+    l.grid.y1 = H - std::round(6 * s + tick_text_height + (map.x_label.empty() ? 0 : 6 * s + x_title_height) + pad);
+    const double range = std::pow(10.0, l.decades);
+    l.ticks = log_ticks(1 / range, range, std::max(2, int(l.grid.height() / (tick_text_height * 2.4))));
+    double tick_width = 0;
+    for (double t : l.ticks) tick_width = std::max(tick_width, font.text_width(format_compact(t), l.fonts.tick));
+    double row_width = 0;
+    for (const std::string& r : map.rows) row_width = std::max(row_width, font.text_width(r, l.fonts.tick));
+
+    l.grid.x0 = std::round(pad + (map.y_label.empty() ? 0 : y_title_height + 8 * s) + row_width + 8 * s);
+    const double bar_width = std::round(22 * s);
+    const double right = std::round(24 * s + bar_width + 5 * s + 5 * s + tick_width +
+                                    (map.scale_label.empty() ? 0 : 8 * s + scale_height) + pad);
+    l.grid.x1 = W - right;
+    TWP_CHECK(l.grid.width() >= map.columns.size() * 2.0 && l.grid.height() >= map.rows.size() * 2.0,
+              "heat map '" << map.title << "': " << map.columns.size() << "x" << map.rows.size()
+                           << " cells do not fit in " << map.width << "x" << map.height << " pixels");
+    l.cell_width = l.grid.width() / double(map.columns.size());
+    l.cell_height = l.grid.height() / double(map.rows.size());
+    l.bar = {l.grid.x1 + std::round(24 * s), l.grid.y0, l.grid.x1 + std::round(24 * s) + bar_width, l.grid.y1};
+    return l;
+}
+
+// Column c, row r (row 0 at the bottom), on whole pixels, one pixel of white between cells.
+RectF cell_rect(const HeatLayout& l, int column, int row) {
+    const double x0 = std::round(l.grid.x0 + column * l.cell_width);
+    const double x1 = std::round(l.grid.x0 + (column + 1) * l.cell_width);
+    const double y1 = std::round(l.grid.y1 - row * l.cell_height);
+    const double y0 = std::round(l.grid.y1 - (row + 1) * l.cell_height);
+    return {x0 + 1, y0 + 1, std::max(x0 + 1, x1 - 1), std::max(y0 + 1, y1 - 1)};
+}
+
+std::string heat_value_text(double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3g", value);
+    return text;
+}
+
+Canvas render_heat_map(const HeatMap& map) {
+    const HeatLayout l = layout_heat_map(map);
+    const double s = l.s, pad = l.pad, W = map.width, H = map.height;
+    const Font& font = default_font();
+    Canvas canvas(map.width, map.height, kWhite);
+    const size_t nx = map.columns.size(), ny = map.rows.size();
+
+    for (size_t r = 0; r < ny; ++r)
+        for (size_t c = 0; c < nx; ++c) {
+            const double value = map.values[r * nx + c];
+            const RectF cell = cell_rect(l, int(c), int(r));
+            canvas.fill_rect(cell, diverging_color(value, l.decades));
+            // Dark cells get white text.
+            const double t = has_value(value) ? std::abs(std::log10(value)) / l.decades : 0;
+            const Rgb ink = t > 0.55 ? kWhite : kTextColor;
+            const std::string note = map.notes.empty() ? "" : map.notes[r * nx + c];
+            const double size = std::min(l.fonts.label, l.cell_height * 0.3);
+            std::vector<TextMask> lines;
+            if (has_value(value)) lines.push_back(fitted_text(heat_value_text(value), size, cell.width() - 6 * s));
+            if (!note.empty()) lines.push_back(fitted_text(note, size * 0.8, cell.width() - 6 * s));
+            double total = 0;
+            for (const TextMask& m : lines) total += m.height;
+            double y = (cell.y0 + cell.y1) / 2 - total / 2;
+            canvas.set_clip(cell);
+            for (const TextMask& m : lines) {
+                canvas.draw_text(m, (cell.x0 + cell.x1) / 2, y, HAlign::kCenter, VAlign::kTop, ink);
+                y += m.height;
+            }
+            canvas.reset_clip();
+        }
+
+    // Column labels under the grid, row labels left of it.
+    for (size_t c = 0; c < nx; ++c) {
+        const TextMask label = fitted_text(map.columns[c], l.fonts.tick, l.cell_width - 4 * s);
+        canvas.draw_text(label, l.grid.x0 + (c + 0.5) * l.cell_width, l.grid.y1 + 6 * s, HAlign::kCenter,
+                         VAlign::kTop, kTextColor);
+    }
+    for (size_t r = 0; r < ny; ++r)
+        canvas.draw_text(font.render(map.rows[r], l.fonts.tick), l.grid.x0 - 8 * s, l.grid.y1 - (r + 0.5) * l.cell_height,
+                         HAlign::kRight, VAlign::kCenter, kTextColor);
+
+    // The colour bar: 10^-decades at the bottom, 10^decades at the top.
+    const RectF& bar = l.bar;
+    const auto bar_value = [&](double y) { return std::pow(10.0, l.decades * (1 - 2 * (y - bar.y0) / bar.height())); };
+    for (int y = int(bar.y0); y < int(bar.y1); ++y)
+        canvas.fill_rect({bar.x0, double(y), bar.x1, double(y + 1)}, diverging_color(bar_value(y + 0.5), l.decades));
+    const int bx0 = int(bar.x0), bx1 = int(bar.x1), by0 = int(bar.y0), by1 = int(bar.y1);
+    canvas.hline(bx0, bx1, by0, kFrameColor);
+    canvas.hline(bx0, bx1, by1, kFrameColor);
+    canvas.vline(bx0, by0, by1, kFrameColor);
+    canvas.vline(bx1, by0, by1, kFrameColor);
+    const int tick = int(std::round(5 * s));
+    for (double t : l.ticks) {
+        const int y = int(std::floor(bar.y1 - (std::log10(t) + l.decades) / (2 * l.decades) * bar.height()));
+        canvas.hline(bx1, bx1 + tick, y, kFrameColor);
+        canvas.draw_text(font.render(format_compact(t), l.fonts.tick), bx1 + tick + 5 * s, y + 0.5, HAlign::kLeft,
+                         VAlign::kCenter, kTextColor);
+    }
+
+    // Titles.
+    if (!map.title.empty())
+        canvas.draw_text(fitted_text(map.title, l.fonts.title, W - 2 * pad), W / 2, pad, HAlign::kCenter,
+                         VAlign::kTop, kTextColor);
+    if (!map.x_label.empty())
+        canvas.draw_text(fitted_text(map.x_label, l.fonts.label, W - 2 * pad), (l.grid.x0 + l.grid.x1) / 2, H - pad,
+                         HAlign::kCenter, VAlign::kBottom, kTextColor);
+    if (!map.y_label.empty())
+        canvas.draw_text(fitted_text(map.y_label, l.fonts.label, H - 2 * pad), pad, (l.grid.y0 + l.grid.y1) / 2,
+                         HAlign::kLeft, VAlign::kCenter, kTextColor, /*rotated=*/true);
+    if (!map.scale_label.empty()) {
+        const TextMask scale = fitted_text(map.scale_label, l.fonts.label, H - 2 * pad);
+        canvas.draw_text(scale, W - pad - scale.height, (bar.y0 + bar.y1) / 2, HAlign::kLeft, VAlign::kCenter,
+                         kTextColor, /*rotated=*/true);
+    }
+    return canvas;
+}
+
+}  // namespace
+
+Rgb diverging_color(double value, double decades) {
+    if (!has_value(value)) return kNoValue;
+    const double t = std::clamp(std::log10(value) / decades, -1.0, 1.0);
+    const Rgb end = t < 0 ? kScaleLow : kScaleHigh;
+    const double a = std::abs(t);
+    const auto mix = [a](uint8_t from, uint8_t to) { return uint8_t(std::lround(from + a * (double(to) - from))); };
+    return {mix(kScaleCentre.r, end.r), mix(kScaleCentre.g, end.g), mix(kScaleCentre.b, end.b)};
+}
+
+double heat_map_decades(const HeatMap& map) {
+    double decades = std::log10(2.0);
+    for (double v : map.values)
+        if (has_value(v)) decades = std::max(decades, std::abs(std::log10(v)));
+    return decades;
+}
+
+RectF heat_map_cell(const HeatMap& map, int column, int row) {
+    TWP_CHECK(column >= 0 && size_t(column) < map.columns.size() && row >= 0 && size_t(row) < map.rows.size(),
+              "heat map '" << map.title << "' has no cell (" << column << ", " << row << ")");
+    return cell_rect(layout_heat_map(map), column, row);
+}
+
+void save_heat_map_png(const std::filesystem::path& path, const HeatMap& map) {
+    write_file_atomically(path, render_heat_map(map).encode_png());
+}
+
+void save_heat_map_csv(const std::filesystem::path& path, const HeatMap& map) {
+    check_heat_map(map);
+    std::string text = "x,y,value,note\n";
+    const size_t nx = map.columns.size();
+    for (size_t r = 0; r < map.rows.size(); ++r)
+        for (size_t c = 0; c < nx; ++c) {
+            const double v = map.values[r * nx + c];
+            text += csv_field(map.columns[c]) + "," + csv_field(map.rows[r]) + "," + (std::isfinite(v) ? shortest(v) : "") +
+                    "," + (map.notes.empty() ? "" : csv_field(map.notes[r * nx + c])) + "\n";
+        }
+    write_file_atomically(path, text);
+}
+
 }  // namespace twp

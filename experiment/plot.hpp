@@ -1,5 +1,6 @@
-// Line and scatter plots for the results folder, as PNG images (plus the plotted data as CSV),
-// with no plotting library: experiment/canvas.hpp draws, stb_image_write encodes.
+// Line and scatter plots for the results folder, and heat maps for sweeps, as PNG images (plus
+// the plotted data as CSV), with no plotting library: experiment/canvas.hpp draws,
+// stb_image_write encodes.
 // A plot has a title, axis titles, light grid lines at "nice" ticks (steps of 1, 2 or 5 times a
 // power of ten; powers of ten on a log axis; whole numbers on an x axis that counts, integer_x),
 // compact tick labels (0.5, 1e-4, 12k), a legend where it covers the least data (a corner, the
@@ -56,6 +57,34 @@ void save_plot_csv(const std::filesystem::path& path, const Plot& plot);
 // Ten colors that stay distinguishable (matplotlib's tab10: blue, orange, green, red, purple, brown,
 // pink, grey, olive, cyan).
 std::vector<Rgb> palette();
+
+// A heat map of positive values (ratios) on a grid: columns along x, rows up y, each cell filled
+// on a diverging scale centred at 1 in log space (white at 1, blue below, red above, fully
+// saturated at the largest |log10| among the cells, at least a factor of 2) and labelled with its
+// value (3 significant digits) and its note; a colour bar with ticks on the right. A cell whose
+// value is NaN or not positive is grey and shows its note only. Same fonts, margins and scaling
+// with the image size as the plots.
+struct HeatMap {
+    std::string title, x_label, y_label, scale_label;
+    std::vector<std::string> columns;  // (nx) x tick labels, left to right
+    std::vector<std::string> rows;     // (ny) y tick labels, bottom to top
+    std::vector<double> values;        // (ny, nx): values[r * nx + c] is column c of row r
+    std::vector<std::string> notes;    // (ny, nx) a second line under the value, or empty
+    int width = 1000, height = 640;    // pixels; at least 240 x 180
+};
+
+// The heat map's colour of `value` when the scale spans 10^-decades .. 10^decades (decades > 0).
+Rgb diverging_color(double value, double decades);
+// The half-width of `map`'s scale in decades: max |log10 value|, at least log10(2).
+double heat_map_decades(const HeatMap& map);
+// Where the cell of column c, row r is drawn (its coloured rectangle), in pixels.
+RectF heat_map_cell(const HeatMap& map, int column, int row);
+
+// Writes the heat map as PNG; throws twp::Error naming the path, or the map when its sizes
+// disagree (values and notes must hold rows x columns entries, at least one of each).
+void save_heat_map_png(const std::filesystem::path& path, const HeatMap& map);
+// Writes it as CSV: header "x,y,value,note", one row per cell, bottom row first; NaN as empty.
+void save_heat_map_csv(const std::filesystem::path& path, const HeatMap& map);
 
 // ---- axis helpers, exposed for the tests ----
 
