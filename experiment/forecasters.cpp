@@ -12,6 +12,7 @@ namespace twp {
 std::unique_ptr<Forecaster> make_transformer_forecaster(const ForecasterContext& context);  // transformer_forecaster.cpp
 std::unique_ptr<Forecaster> make_last_value_forecaster(const ForecasterContext& context);   // last_value.cpp
 std::unique_ptr<Forecaster> make_linear_forecaster(const ForecasterContext& context);       // linear_extrapolation.cpp
+std::unique_ptr<Forecaster> make_damped_trend_forecaster(const ForecasterContext& context); // damped_trend.cpp
 
 namespace {
 
@@ -20,6 +21,7 @@ ForecasterRegistry builtin_registry() {
     registry.add("transformer", make_transformer_forecaster);
     registry.add("last_value", make_last_value_forecaster);
     registry.add("linear", make_linear_forecaster);
+    registry.add("damped_trend", make_damped_trend_forecaster);
     return registry;
 }
 
