@@ -13,6 +13,7 @@ std::unique_ptr<Forecaster> make_transformer_forecaster(const ForecasterContext&
 std::unique_ptr<Forecaster> make_last_value_forecaster(const ForecasterContext& context);   // last_value.cpp
 std::unique_ptr<Forecaster> make_linear_forecaster(const ForecasterContext& context);       // linear_extrapolation.cpp
 std::unique_ptr<Forecaster> make_damped_trend_forecaster(const ForecasterContext& context); // damped_trend.cpp
+std::unique_ptr<Forecaster> make_smoothing_forecaster(const ForecasterContext& context);    // smoothing.cpp
 
 namespace {
 
@@ -22,6 +23,7 @@ ForecasterRegistry builtin_registry() {
     registry.add("last_value", make_last_value_forecaster);
     registry.add("linear", make_linear_forecaster);
     registry.add("damped_trend", make_damped_trend_forecaster);
+    registry.add("smoothing", make_smoothing_forecaster);
     return registry;
 }
 
