@@ -14,6 +14,7 @@ std::unique_ptr<Forecaster> make_last_value_forecaster(const ForecasterContext& 
 std::unique_ptr<Forecaster> make_linear_forecaster(const ForecasterContext& context);       // linear_extrapolation.cpp
 std::unique_ptr<Forecaster> make_damped_trend_forecaster(const ForecasterContext& context); // damped_trend.cpp
 std::unique_ptr<Forecaster> make_smoothing_forecaster(const ForecasterContext& context);    // smoothing.cpp
+std::unique_ptr<Forecaster> make_ar_forecaster(const ForecasterContext& context);           // ar.cpp
 
 namespace {
 
@@ -24,6 +25,7 @@ ForecasterRegistry builtin_registry() {
     registry.add("linear", make_linear_forecaster);
     registry.add("damped_trend", make_damped_trend_forecaster);
     registry.add("smoothing", make_smoothing_forecaster);
+    registry.add("ar", make_ar_forecaster);
     return registry;
 }
 
