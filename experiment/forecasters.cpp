@@ -15,6 +15,7 @@ std::unique_ptr<Forecaster> make_linear_forecaster(const ForecasterContext& cont
 std::unique_ptr<Forecaster> make_damped_trend_forecaster(const ForecasterContext& context); // damped_trend.cpp
 std::unique_ptr<Forecaster> make_smoothing_forecaster(const ForecasterContext& context);    // smoothing.cpp
 std::unique_ptr<Forecaster> make_ar_forecaster(const ForecasterContext& context);           // ar.cpp
+std::unique_ptr<Forecaster> make_ar_weight_forecaster(const ForecasterContext& context);    // ar_weight.cpp
 
 namespace {
 
@@ -26,6 +27,7 @@ ForecasterRegistry builtin_registry() {
     registry.add("damped_trend", make_damped_trend_forecaster);
     registry.add("smoothing", make_smoothing_forecaster);
     registry.add("ar", make_ar_forecaster);
+    registry.add("ar_weight", make_ar_weight_forecaster);
     return registry;
 }
 
