@@ -11,9 +11,12 @@
 // 10^3 times trace(Xcᵀ Xc) / pD, by half decades) are chosen on the one-step MSE of the validation
 // windows (the train windows when there are none). PCA scores only: its weights are its
 // scores mapped back.
+#include <algorithm>
+#include <string>
 #include <utility>
 
 #include "engine/error.hpp"
+#include "experiment/config.hpp"
 #include "experiment/classical.hpp"
 #include "experiment/forecaster.hpp"
 
@@ -177,6 +180,16 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Forecaster> make_ar_forecaster(const ForecasterContext&) { return std::make_unique<RidgeAr>(); }
+// Full D x D matrices are for PCA scores: without PCA (D = 61,706) they would not fit in memory.
+constexpr double kMaxCoefficients = double(1 << 25);  // 256 MiB of doubles
+
+std::unique_ptr<Forecaster> make_ar_forecaster(const ForecasterContext& context) {
+    const double d = double(context.data.space.dim()), lags = double(std::max<int64_t>(context.data.sequence_length - 1, 1));
+    if (lags * d * d > kMaxCoefficients)
+        throw UsageError("--forecasters ar: a full AR on " + std::to_string(int64_t(d)) + " dimensions with " +
+                         std::to_string(int64_t(lags)) + " lags has " + std::to_string(int64_t(lags * d * d)) +
+                         " coefficients; give --apply_pca with fewer components, or use ar_weight");
+    return std::make_unique<RidgeAr>();
+}
 
 }  // namespace twp

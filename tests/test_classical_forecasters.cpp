@@ -305,6 +305,8 @@ TEST_CASE("AR per weight: each LeNet-5 layer's coefficients are recovered", "[cl
     REQUIRE(layer == 4);
     const PredictorData data =
         make_data({ar_series(a, std::vector<double>(dim, 0.0), dim, count, 0.01f, 3)}, dim, 18, 3, 0.25);
+    // The full AR has no place at this width: 2 x 61,706² coefficients.
+    CHECK_THROWS_AS(make("ar", backend, data), UsageError);
     std::unique_ptr<Forecaster> f = make("ar_weight", backend, data);
     CHECK(f->forecasts_weights());
     f->fit(data);
