@@ -13,6 +13,10 @@ std::unique_ptr<Forecaster> make_seed_forecaster(const ForecasterContext& contex
 std::unique_ptr<Forecaster> make_transformer_forecaster(const ForecasterContext& context);  // transformer_forecaster.cpp
 std::unique_ptr<Forecaster> make_last_value_forecaster(const ForecasterContext& context);   // last_value.cpp
 std::unique_ptr<Forecaster> make_linear_forecaster(const ForecasterContext& context);       // linear_extrapolation.cpp
+std::unique_ptr<Forecaster> make_damped_trend_forecaster(const ForecasterContext& context); // damped_trend.cpp
+std::unique_ptr<Forecaster> make_smoothing_forecaster(const ForecasterContext& context);    // smoothing.cpp
+std::unique_ptr<Forecaster> make_ar_forecaster(const ForecasterContext& context);           // ar.cpp
+std::unique_ptr<Forecaster> make_ar_weight_forecaster(const ForecasterContext& context);    // ar_weight.cpp
 std::unique_ptr<Forecaster> make_per_weight_forecaster(const ForecasterContext& context);   // per_weight_forecaster.cpp
 
 namespace {
@@ -23,6 +27,10 @@ ForecasterRegistry builtin_registry() {
     registry.add("transformer", make_transformer_forecaster);
     registry.add("last_value", make_last_value_forecaster);
     registry.add("linear", make_linear_forecaster);
+    registry.add("damped_trend", make_damped_trend_forecaster);
+    registry.add("smoothing", make_smoothing_forecaster);
+    registry.add("ar", make_ar_forecaster);
+    registry.add("ar_weight", make_ar_weight_forecaster);
     registry.add("per_weight", make_per_weight_forecaster);
     return registry;
 }
