@@ -3,6 +3,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -202,11 +203,14 @@ std::string summary_text(const ExperimentResults& r) {
         size_t headline = 0;
         while (headline + 1 < n && r.forecasters[headline].role != ForecasterRole::kLearned) ++headline;
         t << "Direct Prediction MSE: " << format("%.6f", n ? errors[headline].pca_mse : NAN) << "\n";
-        t << "  over " << r.direct->windows << " test windows      PCA space      weight space\n";
+        int label_width = 24;
+        for (const ForecasterInfo& f : r.forecasters) label_width = std::max(label_width, int(f.names.label.size()));
+        t << "  over " << r.direct->windows << " test windows" << std::string(size_t(label_width - 24), ' ')
+          << "      PCA space      weight space\n";
         std::vector<double> pca(n);
         for (size_t f = 0; f < n; ++f) {
-            char line[160];
-            std::snprintf(line, sizeof line, "  %-24s %14s %17s\n", r.forecasters[f].names.label.c_str(),
+            char line[240];
+            std::snprintf(line, sizeof line, "  %-*s %14s %17s\n", label_width, r.forecasters[f].names.label.c_str(),
                           format("%.6g", errors[f].pca_mse).c_str(), format("%.6g", errors[f].weight_mse).c_str());
             t << line;
             pca[f] = errors[f].pca_mse;

@@ -117,7 +117,7 @@ std::string verdict_phrase(const RatioVerdict& v) { return "beats last value: " 
 std::string verdict_line(const std::string& noun, const RatioVerdict& v) {
     const auto text = [](double value) {
         char buffer[32];
-        std::snprintf(buffer, sizeof buffer, "%.3g", value);
+        std::snprintf(buffer, sizeof buffer, "%.4g", value);
         return std::string(buffer);
     };
     if (!std::isfinite(v.ratio)) return "  -> " + noun + ": no verdict (" + v.verdict + ")\n";
@@ -127,7 +127,9 @@ std::string verdict_line(const std::string& noun, const RatioVerdict& v) {
     if (v.verdict == "no")
         line += " (it LOSES to repeating the last snapshot)";
     else if (v.verdict == "not significant")
-        line += v.ratio < 1 ? " (lower on average, within the noise)" : " (higher on average, within the noise)";
+        line += v.low == 1 && v.high == 1 ? " (it forecasts what last value does)"
+                : v.ratio < 1             ? " (lower on average, within the noise)"
+                                          : " (higher on average, within the noise)";
     return line + "\n";
 }
 

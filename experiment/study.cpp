@@ -248,13 +248,15 @@ std::string study_summary_text(const StudyResults& s) {
         t << "Split \"" << a.split << "\": " << split_description(a.split) << "; " << a.windows
           << " test windows per repeat.\n";
         t << "Direct next-snapshot MSE:\n";
-        t << "  " << padded_right("forecaster", 34) << padded_right("weight space", 34) << padded_right("PCA space", 34)
+        size_t label_width = 12;
+        for (const ForecasterInfo& f : a.forecasters) label_width = std::max(label_width, f.names.label.size() + 2);
+        t << "  " << padded_right("forecaster", label_width) << padded_right("weight space", 34) << padded_right("PCA space", 34)
           << "ratio to last value [95%]\n";
         for (size_t f = 0; f < n; ++f) {
             const RatioVerdict& v = a.verdicts[f];
-            std::string ratio = format("%.3g", v.ratio);
-            if (std::isfinite(v.low)) ratio += " [" + format("%.3g", v.low) + ", " + format("%.3g", v.high) + "]";
-            t << "  " << padded_right(a.forecasters[f].names.label, 34)
+            std::string ratio = format("%.4g", v.ratio);
+            if (std::isfinite(v.low)) ratio += " [" + format("%.4g", v.low) + ", " + format("%.4g", v.high) + "]";
+            t << "  " << padded_right(a.forecasters[f].names.label, label_width)
               << padded_right(interval_text(a.weight_mse[f], "%.3e"), 34)
               << padded_right(interval_text(a.pca_mse[f], "%.3e"), 34) << ratio << "\n";
         }
