@@ -256,11 +256,12 @@ predictor (the reference's flags and defaults):
   --apply_pca             reduce the weights with PCA first (without it the transformer is
                           61,706 wide and refused beyond --max_width)
   --n_components N        PCA components, capped at the train snapshot count    [500]
-  --learning_rate LR      Adam's learning rate                                  [1e-4]
-  --predictor_epochs N    epochs                                                [100]
+  --learning_rate LR      seed's Adam learning rate                             [1e-4]
+  --predictor_epochs N    seed's epochs                                         [100]
   --extrapolation_steps N steps of the multi-step test                          [5]
-  --model_path FILE       the evaluation modes' predictor (models/predictor_best.safetensors
-                          of a results folder; pca.safetensors is read from beside it)
+  --model_path FILE       the evaluation modes' predictor (models/seed_best.safetensors or
+                          transformer_best.safetensors of a results folder: the forecaster the
+                          file records is evaluated; pca.safetensors is read from beside it)
   --results_dir DIR       where results/experiment_<time>/ folders go           [./results]
   --num_layers N  --nhead N  --dim_feedforward N  --dropout P
                           the encoder, as the reference: 6, auto (8, else 5, else the largest

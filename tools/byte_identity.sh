@@ -68,7 +68,8 @@ experiments() {  # experiments TWP OUT
     "$twp" "${common[@]}" --mode train_predictor --standardize --target delta --results_dir "$out/delta" \
         > "$out/delta.log" 2>&1
     local model
-    model="$(ls "$out"/full/experiment_*/models/predictor_best.safetensors)"
+    # predictor_best before the forecaster recipes, seed_best (the reference's transformer) after.
+    model="$(ls "$out"/full/experiment_*/models/{predictor,seed}_best.safetensors 2>/dev/null | head -1)"
     for mode in evaluate extrapolate plugin_test; do
         "$twp" "${common[@]}" --mode "$mode" --model_path "$model" --results_dir "$out/$mode" > "$out/$mode.log" 2>&1
     done

@@ -436,7 +436,7 @@ def check_predictor(path, predictor, components, raw_dim, results):
     require(components == d, f"{path}: input_dim {d}, the pca.safetensors beside it has {components} components")
     require(config["raw_dim"] == raw_dim, f"{path}: raw_dim {config['raw_dim']}, the snapshots have {raw_dim}")
     if results is not None:
-        recorded = results.get("predictor", {})
+        recorded = results.get("predictors", {}).get(metadata.get("forecaster", "seed"), {})
         for key in ("input_dim", "nhead", "num_layers", "dim_feedforward", "sequence_length", "target"):
             require(recorded.get(key) == config[key],
                     f"{path}: metadata {key}={config[key]}, results.json's predictor says {recorded.get(key)}")
@@ -484,9 +484,11 @@ def encoder_forward(w, config, x):
 
 
 def check_standardization(path, tensors, train_scores):
-    """twp.standardize.* must be the train scores' mean and population std (1 where constant)."""
+    """twp.standardize.* must be the train scores' mean and population std, floored at 1% of the
+    largest std (experiment/feature_space.hpp kStandardizeFloor; 1 where all are constant)."""
     mean, std = train_scores.mean(axis=0), train_scores.std(axis=0)
-    scale = np.where(std ** 2 > 1e-24, std, 1.0)
+    floor = 0.01 * std.max() if std.max() > 0 else 1.0
+    scale = np.maximum(std, floor)
     # The scores' mean is 0 up to rounding: compare it on the scale of their spread.
     require(np.allclose(tensors["twp.standardize.mean"], mean, rtol=0, atol=1e-6 * scale.max()) and
             np.allclose(tensors["twp.standardize.scale"], scale, rtol=1e-4, atol=0),
@@ -498,7 +500,7 @@ def check_direct_prediction(path, weights, config, runs, splits, mean, basis, re
     """results.json's direct prediction MSEs, recomputed over every run's test windows."""
     k, d = config["sequence_length"], config["input_dim"]
     standardize = config["standardize"] == "true"
-    sums = {m: [0.0, 0.0] for m in ("transformer", "last_value", "linear")}
+    sums = {m: [0.0, 0.0] for m in ("seed", "last_value", "linear")}
     windows = 0
     for run, split in zip(runs, splits):
         x = run["x"].astype(np.float64)
@@ -518,10 +520,10 @@ def check_direct_prediction(path, weights, config, runs, splits, mean, basis, re
         for i, f in enumerate(firsts):
             t = f + k - 1
             previous = t - 1 if t > 0 else t
-            predictions = {"transformer": out[i], "last_value": scores[t],
+            predictions = {"seed": out[i], "last_value": scores[t],
                            "linear": 2 * scores[t] - scores[previous]}
             for method, prediction in predictions.items():
-                raw = prediction @ basis + mean if method == "transformer" else \
+                raw = prediction @ basis + mean if method == "seed" else \
                     (x[t] if method == "last_value" else 2 * x[t] - x[previous])
                 sums[method][0] += float(((prediction - scores[t + 1]) ** 2).mean())
                 sums[method][1] += float(((raw - x[t + 1]) ** 2).mean())
@@ -530,7 +532,7 @@ def check_direct_prediction(path, weights, config, runs, splits, mean, basis, re
     require(recorded.get("windows") == windows,
             f"results.json: direct_prediction over {recorded.get('windows')} windows, the snapshots give {windows}")
     # Measured on the CPU: 1e-8 or less; the transformer's float32 in twp against float64 here: 3e-9.
-    tolerance = {"transformer": 1e-4, "last_value": 1e-5, "linear": 1e-5}
+    tolerance = {"seed": 1e-4, "last_value": 1e-5, "linear": 1e-5}
     lines = []
     for method, (pca_sum, weight_sum) in sums.items():
         for space, total in (("pca_mse", pca_sum), ("weight_mse", weight_sum)):
@@ -571,17 +573,21 @@ def check_experiment(experiment, mnist_dir, snapshot_dir=None, test_set=None):
     train_scores = ((train.astype(np.float64) - mean) @ basis.T).astype(np.float32).astype(np.float64)
 
     checked = {}
-    for name in ("predictor_best", "predictor_last"):
+    # seed (the reference's transformer) is recomputed whole; every model file's shapes are checked.
+    names = [n for n in ("seed_best", "seed_last", "transformer_best", "transformer_last")
+             if os.path.exists(os.path.join(models, n + ".safetensors"))]
+    require("seed_best" in names, f"{models}: no seed_best.safetensors (run with seed among --forecasters)")
+    for name in names:
         path = os.path.join(models, name + ".safetensors")
         predictor = read_safetensors(path)
         predictor_config = check_predictor(path, predictor, basis.shape[0], LENET5_SIZE,
-                                           results if name == "predictor_best" else None)
+                                           results if name.endswith("_best") else None)
         if predictor_config["standardize"] == "true":
             check_standardization(path, predictor[0], train_scores)
         checked[name] = (path, predictor[0], predictor_config)
     check_results_pca(pca_path, basis, ratio, len(train), results)
     # results.json's evaluation is the best checkpoint's.
-    path, weights, predictor_config = checked["predictor_best"]
+    path, weights, predictor_config = checked["seed_best"]
     windows, lines = check_direct_prediction(path, weights, predictor_config, runs, splits, mean, basis, results)
     snapshots = sum(len(run["records"]) for run in runs)
     print(f"{experiment}: {snapshots} snapshots in {len(runs)} run(s) read ({scored} scored on the test set "
@@ -662,9 +668,9 @@ def self_test(experiment, mnist_dir, snapshot_dir=None):
                   ("a PCA of one component fewer than the predictor's width", drop_component,
                    [os.path.join(models, "pca.safetensors")], "the pca.safetensors beside it has"),
                   ("a predictor whose metadata claims one more layer", claim_more_layers,
-                   [os.path.join(models, "predictor_best.safetensors")], "do not match the metadata"),
+                   [os.path.join(models, "seed_best.safetensors")], "do not match the metadata"),
                   ("a predictor's output bias shifted under a valid checksum", shift_output_bias,
-                   [os.path.join(models, "predictor_best.safetensors")], "direct prediction transformer")]
+                   [os.path.join(models, "seed_best.safetensors")], "direct prediction seed")]
         check_experiment(exp, mnist_dir, snaps, test_set)
         for what, corrupt, arguments, expected in faults:
             exp, snaps = fresh_copy()
