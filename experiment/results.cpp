@@ -348,14 +348,6 @@ void write_results(const std::filesystem::path& dir, const ExperimentResults& r)
         predictors[p.names.key] = record;
     }
     j["predictors"] = predictors;
-    Json facts = Json::object();
-    for (const ForecasterInfo& f : r.forecasters)
-        if (!f.facts.empty()) {
-            Json chosen = Json::object();
-            for (const ForecasterFact& fact : f.facts) chosen[fact.key] = fact.value;
-            facts[f.names.key] = chosen;
-        }
-    j["forecaster_facts"] = facts;
     if (r.direct) {
         Json direct = {{"windows", r.direct->windows}};
         for (size_t f = 0; f < r.forecasters.size(); ++f) {
