@@ -23,17 +23,7 @@
 #include "engine/error.hpp"
 #include "experiment/plot.hpp"
 
-// The one stb_image implementation in twp (tests only): PNG decoding, static, without our warnings.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wall"
-#pragma GCC diagnostic ignored "-Wextra"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#define STB_IMAGE_STATIC
-#define STBI_ONLY_PNG
-#define STB_IMAGE_IMPLEMENTATION
-#include <stb/stb_image.h>
-#pragma GCC diagnostic pop
+#include "tests/png_decode.hpp"
 
 namespace {
 

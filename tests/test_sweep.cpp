@@ -26,17 +26,7 @@
 #include "experiment/sweep_table.hpp"
 #include "tests/synthetic_mnist.hpp"
 
-// PNG decoding, static to this file as in test_plot.cpp, without our warnings.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wall"
-#pragma GCC diagnostic ignored "-Wextra"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#define STB_IMAGE_STATIC
-#define STBI_ONLY_PNG
-#define STB_IMAGE_IMPLEMENTATION
-#include <stb/stb_image.h>
-#pragma GCC diagnostic pop
+#include "tests/png_decode.hpp"
 
 namespace {
 
