@@ -74,6 +74,7 @@ struct Config {
 
 // Parses argv[1..]; throws UsageError naming the flag and the accepted values.
 Config parse_args(const std::vector<std::string>& args);
+// The --help text (experiment/usage.cpp).
 std::string usage_text();
 
 }  // namespace twp

@@ -16,7 +16,6 @@
 #include <vector>
 
 #include <unistd.h>
-#include <zlib.h>
 
 #include "engine/cpu_backend.hpp"
 #include "engine/random.hpp"
@@ -234,10 +233,6 @@ std::filesystem::path fresh_dir(const std::string& name) {
     return dir;
 }
 
-uint32_t crc_of(const std::vector<float>& values) {
-    return uint32_t(crc32_z(0L, reinterpret_cast<const Bytef*>(values.data()), values.size() * sizeof(float)));
-}
-
 TEST_CASE("the untrained transformer forecaster predicts the last value exactly", "[forecasters][recipe]") {
     CpuBackend backend(1);
     const PredictorData data = drifting_data(backend, 0.2);
@@ -328,16 +323,16 @@ TEST_CASE("seed selected on the test windows trains as the reference's transform
     CHECK(best.forecaster == "seed");
     CHECK_FALSE(best.delta_target);
     CHECK_FALSE(best.space.standardize);
-    // The parameters the reference's training (the transformer forecaster before the recipes,
-    // commit 34a7c55) gives for this data and this command: 34a7c55's predictor_training.cpp and
-    // transformer.cpp, linked with this tree's other code in one program, gave the same parameters
-    // as this tree's train_predictor (bit for bit, in that program); and this tree's seed wrote
-    // model files whose tensors are identical to 34a7c55's twp on the real snapshots.
+    // The reference's training (the transformer forecaster before the recipes, commit 34a7c55)
+    // gave the same parameters for this data and this command, bit for bit, when it was checked
+    // (34a7c55's predictor_training.cpp and transformer.cpp linked with this tree's other code in
+    // one program). That was pinned here by checksums of the parameters, which hold on one CPU
+    // only: OpenBLAS picks its sgemm kernel by CPU (an AVX-512 machine and an AVX2 EPYC round
+    // differently), so the portable check is the one below, against train_predictor, which is
+    // the reference's training code path.
     const auto& h = *dynamic_cast<TransformerForecaster&>(*made[0]).history();
     CHECK(h.selection == SelectionSet::kTest);
     CHECK(h.best_epoch == 8);
-    CHECK(crc_of(best.parameters) == 740641830u);
-    CHECK(crc_of(last.parameters) == 172424564u);
     // The same training through train_predictor's defaults (the reference's options).
     PredictorOptions reference;
     reference.batch_size = config.batch_size;
