@@ -15,26 +15,16 @@
 #include "engine/atomic_file.hpp"
 #include "engine/error.hpp"
 #include "experiment/plot.hpp"
+#include "experiment/report_format.hpp"
 
 namespace twp {
 namespace {
 
 using Json = nlohmann::ordered_json;
 
-// NaN has no JSON spelling: it becomes null.
-Json number(double value) { return std::isfinite(value) ? Json(value) : Json(nullptr); }
-Json numbers(const std::vector<double>& values) {
-    Json array = Json::array();
-    for (double v : values) array.push_back(number(v));
-    return array;
-}
-
-std::string format(const char* spec, double value) {
-    if (!std::isfinite(value)) return "n/a";
-    char text[64];
-    std::snprintf(text, sizeof text, spec, value);
-    return text;
-}
+using report::format;
+using report::number;
+using report::numbers;
 
 // "both baselines", "the baseline", "all 3 baselines".
 std::string baselines_phrase(size_t count) {

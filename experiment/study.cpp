@@ -10,34 +10,17 @@
 #include "engine/atomic_file.hpp"
 #include "engine/error.hpp"
 #include "experiment/plot.hpp"
+#include "experiment/report_format.hpp"
 
 namespace twp {
 namespace {
 
 using Json = nlohmann::ordered_json;
-
-Json number(double value) { return std::isfinite(value) ? Json(value) : Json(nullptr); }
-
-Json interval_json(const Interval& i) {
-    return {{"mean", number(i.mean)}, {"low", number(i.low)}, {"high", number(i.high)}, {"repeats", i.count}};
-}
-
-std::string format(const char* spec, double value) {
-    if (!std::isfinite(value)) return "n/a";
-    char text[64];
-    std::snprintf(text, sizeof text, spec, value);
-    return text;
-}
-
-// "2.93e-04 [2.10e-04, 3.70e-04]", or the mean alone with one repeat.
-std::string interval_text(const Interval& i, const char* spec) {
-    if (!std::isfinite(i.low)) return format(spec, i.mean);
-    return format(spec, i.mean) + " [" + format(spec, i.low) + ", " + format(spec, i.high) + "]";
-}
-
-std::string padded_right(const std::string& text, size_t width) {
-    return text.size() >= width ? text : text + std::string(width - text.size(), ' ');
-}
+using report::format;
+using report::interval_json;
+using report::interval_text;
+using report::number;
+using report::padded_right;
 
 int find_key(const std::vector<ForecasterInfo>& forecasters, const std::string& key) {
     for (size_t f = 0; f < forecasters.size(); ++f)
