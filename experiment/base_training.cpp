@@ -166,6 +166,7 @@ public:
         if (!resume) index_ = RunIndex::start_fresh(dir_);
         allocate();
         if (resume) restore(*resume);
+        if (options_.hook) options_.hook->begin_run(dir_, index_.records());
         summary.resumed_at_step = resume ? step_ : 0;
         const int64_t images_before =
             (int64_t(first_epoch_) - 1) * train_.count + std::min(first_batch_ * batch_, train_.count);
@@ -326,6 +327,10 @@ private:
     // first; then the snapshot, its index entry and the run's checkpoint are written.
     void take_snapshot(int epoch, int64_t b, int64_t done) {
         const int64_t epoch_step = (int64_t(epoch) - 1) * batches_per_epoch_;  // steps before this epoch
+        const bool last = epoch == options_.epochs && b + 1 == batches_per_epoch_;
+        if (options_.hook)
+            options_.hook->before_snapshot({run_, epoch, b + 1, step_, last, model_->parameters().view(),
+                                            momentum_->view(), *model_, test_, options_.test_batch_size});
         epoch_losses_->download(host_losses_.data(), done);
         if (const int64_t bad = first_non_finite(host_losses_.data(), done); bad >= 0)
             fail(epoch, epoch_step + bad / batch_ + 1, "the training loss became " + number_text(host_losses_[bad]));
@@ -355,7 +360,7 @@ private:
         checkpoint.batch_in_epoch = b + 1;
         checkpoint.step = step_;
         checkpoint.shuffle = shuffle_rng_.state();
-        checkpoint.complete = epoch == options_.epochs && b + 1 == batches_per_epoch_;
+        checkpoint.complete = last;
         checkpoint.parameters = parameters_;
         checkpoint.momentum = momentum_->download();
         if (b + 1 < batches_per_epoch_) {

@@ -21,10 +21,14 @@
 #include <vector>
 
 #include "engine/backend.hpp"
+#include "engine/buffer.hpp"
 #include "experiment/lenet5.hpp"
 #include "experiment/mnist.hpp"
+#include "experiment/snapshots.hpp"
 
 namespace twp {
+
+class SnapshotHook;
 
 struct BaseTrainingOptions {
     int epochs = 20;
@@ -45,6 +49,9 @@ struct BaseTrainingOptions {
     bool capture_step = true;
     int stop_after_snapshot = 0;  // > 0: throw twp::Error once a run's N-th snapshot and its
                                   // checkpoint are written, as a crash would (how tests interrupt)
+    // Told at each snapshot before it is taken, and may change the run's state there (nowcasting's
+    // jumps, experiment/nowcast_hook.hpp); none: plain SGD.
+    SnapshotHook* hook = nullptr;
 };
 
 struct Evaluation {
@@ -71,6 +78,31 @@ struct DeviceImageSet {
     Buffer<float> images;
     Buffer<int32_t> labels;
     Tensor image_view() const { return images.view({count, 1, LeNet5::kImageSize, LeNet5::kImageSize}); }
+};
+
+// A run's state at a snapshot, before the snapshot is taken: its step (SGD steps so far) and
+// where it stands, its parameters and momentum in backend memory, and what scores it.
+struct SnapshotMoment {
+    int run = 0;
+    int epoch = 0;
+    int64_t batch_in_epoch = 0;  // batches of the epoch done
+    int64_t step = 0;
+    bool last = false;           // the run's last snapshot
+    Tensor parameters, momentum;  // [LeNet5::kParameterCount] each
+    LeNet5& model;                // holds `parameters`
+    const DeviceImageSet& test;
+    int64_t test_batch_size = 0;
+};
+
+// What base training tells a hook. begin_run: a run starts (records empty) or resumes after its
+// last snapshot (records: the run's index as the checkpoint leaves it). before_snapshot: at every
+// snapshot, before the parameters are looked at, scored and written; whatever it leaves in
+// moment.parameters and moment.momentum is what the snapshot records and training continues from.
+class SnapshotHook {
+public:
+    virtual ~SnapshotHook() = default;
+    virtual void begin_run(const std::filesystem::path& run_dir, const std::vector<SnapshotRecord>& records) = 0;
+    virtual void before_snapshot(const SnapshotMoment& moment) = 0;
 };
 
 // Scores the model's current parameters on a whole set, in batches of up to model.max_batch().

@@ -12,7 +12,7 @@ namespace twp {
 namespace {
 
 const std::vector<std::string> kModes = {"full",     "train_base",  "train_predictor",
-                                         "evaluate", "extrapolate", "plugin_test"};
+                                         "evaluate", "extrapolate", "plugin_test", "nowcast"};
 const std::vector<std::string> kDatasets = {"mnist", "fashion-mnist"};
 
 std::string joined(const std::vector<std::string>& items) {
@@ -146,6 +146,21 @@ Config parse_args(const std::vector<std::string>& args) {
         {"--dropout", [&](const std::string& v) { config.dropout = parse_real("--dropout", v, 0, 1, false, true); }},
         {"--target", [&](const std::string& v) { config.target = one_of("--target", v, {"next", "delta"}); }},
         {"--forecasters", [&](const std::string& v) { config.forecasters = list_items("--forecasters", v); }},
+        {"--forecaster", [&](const std::string& v) { config.forecasters = list_items("--forecaster", v); }},
+        {"--nowcast_every",
+         [&](const std::string& v) { config.nowcast_every = parse_number<int64_t>("--nowcast_every", v, 1); }},
+        {"--nowcast_horizon",
+         [&](const std::string& v) { config.nowcast_horizon = parse_number("--nowcast_horizon", v, 1); }},
+        {"--nowcast_momentum",
+         [&](const std::string& v) {
+             config.nowcast_momentum = one_of("--nowcast_momentum", v, {"keep", "reset", "rescale"});
+         }},
+        {"--targets",
+         [&](const std::string& v) {
+             config.targets.clear();
+             for (const std::string& item : list_items("--targets", v))
+                 config.targets.push_back(parse_real("--targets", item, 0, 100, true, true));
+         }},
         {"--validation_fraction",
          [&](const std::string& v) {
              config.validation_fraction = parse_real("--validation_fraction", v, 0, 1, false, true);
@@ -212,8 +227,9 @@ Config parse_args(const std::vector<std::string>& args) {
     if (config.selection == "validation" && config.validation_fraction == 0)
         throw UsageError("--validation_fraction 0 leaves no validation windows to choose models on: give "
                          "--selection test as well (the reference's protocol), or a fraction above 0");
-    if (config.resume && config.mode != "full" && config.mode != "train_base" && config.mode != "train_predictor")
-        throw UsageError("--resume continues an interrupted train_base, train_predictor or full run; --mode " +
+    if (config.resume && config.mode != "full" && config.mode != "train_base" && config.mode != "train_predictor" &&
+        config.mode != "nowcast")
+        throw UsageError("--resume continues an interrupted train_base, train_predictor, full or nowcast run; --mode " +
                          config.mode + " trains nothing");
     return config;
 }

@@ -18,7 +18,7 @@ public:
 };
 
 struct Config {
-    std::string mode = "full";  // full|train_base|train_predictor|evaluate|extrapolate|plugin_test
+    std::string mode = "full";  // full|train_base|train_predictor|evaluate|extrapolate|plugin_test|nowcast
     // Base training (LeNet-5 on MNIST), as the reference.
     int training_epochs = 20;
     int snapshots_per_epoch = 1;
@@ -57,6 +57,11 @@ struct Config {
     // Sweeps: "flag=v1,v2,..." each; every cell of the grid is its own experiment.
     std::vector<std::string> sweep;
     int jobs = 1;                        // sweep cells run at once
+    // Nowcasting (--mode nowcast, experiment/nowcast.hpp).
+    int64_t nowcast_every = 0;  // SGD steps between jumps, at least; 0: the snapshot interval
+    int nowcast_horizon = 1;    // snapshot intervals a jump goes ahead
+    std::string nowcast_momentum = "keep";  // keep|reset|rescale
+    std::vector<double> targets = {98.0, 98.5, 99.0};  // test accuracies (percent) to reach
     // Ours.
     std::string dataset = "mnist";  // mnist|fashion-mnist
     std::string data_dir;           // default: data/<dataset>

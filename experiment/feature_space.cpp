@@ -39,13 +39,13 @@ void FeatureSpace::from_model(float* values, int64_t rows) const {
 
 namespace {
 
-void check_windows(const WeightRuns& runs, int64_t sequence_length) {
+void check_windows(const WeightRuns& runs, int64_t sequence_length, bool needs_test_windows = true) {
     TWP_CHECK(sequence_length >= 1, "--sequence_length must be at least 1, got " << sequence_length);
     TWP_CHECK(!make_windows(runs, sequence_length, true).empty(),
               "--sequence_length " << sequence_length << " leaves no training window: each run's train part "
                                    << "needs at least sequence_length + 1 snapshots (take more snapshots per "
                                    << "epoch, more epochs, a larger --train_split or a shorter sequence)");
-    TWP_CHECK(!make_windows(runs, sequence_length, false).empty(),
+    TWP_CHECK(!needs_test_windows || !make_windows(runs, sequence_length, false).empty(),
               "--sequence_length " << sequence_length << " leaves no test window: each run's test part "
                                    << "needs at least sequence_length + 1 snapshots (take more snapshots, a "
                                    << "smaller --train_split or a shorter sequence)");
@@ -108,7 +108,7 @@ int64_t fit_standardization(const std::vector<std::vector<float>>& series, const
 PredictorData prepare_predictor_data(Backend& backend, WeightRuns runs, const DataOptions& options, std::string& note) {
     const int64_t sequence_length = options.sequence_length, components = options.components;
     const bool use_pca = options.use_pca;
-    check_windows(runs, sequence_length);  // before the (expensive) PCA
+    check_windows(runs, sequence_length, options.needs_test_windows);  // before the (expensive) PCA
     PredictorData data;
     data.runs = std::move(runs);
     const WeightRuns& r = data.runs;

@@ -48,6 +48,7 @@ struct DataOptions {
     int64_t components = 0;           // when use_pca
     bool standardize = false;
     double validation_fraction = 0;   // of each run's train windows, [0, 1)
+    bool needs_test_windows = true;   // false: every snapshot may be train (nowcasting fits on whole runs)
 };
 
 // A standard deviation below this fraction of the largest one is floored at it when scores are
@@ -62,8 +63,8 @@ int64_t fit_standardization(const std::vector<std::vector<float>>& series, const
 // Builds the feature space on the train snapshots of all runs (PCA fit with `components`
 // components when use_pca; standardization statistics of the train scores when standardize),
 // then the scores and the windows. `note` receives what the user should know (e.g. the component
-// count was capped, scales were floored). Refuses before the PCA when no train or no test window
-// fits.
+// count was capped, scales were floored). Refuses before the PCA when no train window fits, or
+// no test window where options.needs_test_windows.
 PredictorData prepare_predictor_data(Backend& backend, WeightRuns runs, const DataOptions& options, std::string& note);
 // The same with a feature space loaded from a saved model (evaluation modes).
 PredictorData apply_feature_space(Backend& backend, WeightRuns runs, int64_t sequence_length,

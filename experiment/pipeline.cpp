@@ -12,8 +12,10 @@
 #include "experiment/evaluation.hpp"
 #include "experiment/forecaster.hpp"
 #include "experiment/lenet5.hpp"
+#include "experiment/nowcast.hpp"
 #include "experiment/numbers.hpp"
 #include "experiment/snapshots.hpp"
+#include "experiment/stage_options.hpp"
 #include "experiment/study.hpp"
 #include "experiment/transformer_forecaster.hpp"
 #include "experiment/weight_dataset.hpp"
@@ -27,7 +29,8 @@ struct ModeName {
 };
 constexpr ModeName kModeNames[] = {{Mode::kFull, "full"},         {Mode::kTrainBase, "train_base"},
                                    {Mode::kTrainPredictor, "train_predictor"}, {Mode::kEvaluate, "evaluate"},
-                                   {Mode::kExtrapolate, "extrapolate"}, {Mode::kPluginTest, "plugin_test"}};
+                                   {Mode::kExtrapolate, "extrapolate"}, {Mode::kPluginTest, "plugin_test"},
+                                   {Mode::kNowcast, "nowcast"}};
 
 using Clock = std::chrono::steady_clock;
 
@@ -60,15 +63,7 @@ void check_backend(Backend& backend, const Config& c, const Plan& plan) {
 // ---- the stages ----
 
 std::vector<RunSummary> base_training_stage(Backend& backend, const Config& c, const Dataset& dataset) {
-    BaseTrainingOptions options;
-    options.epochs = c.training_epochs;
-    options.snapshots_per_epoch = c.snapshots_per_epoch;
-    options.num_runs = c.num_runs;
-    options.random_seed = c.random_seed;
-    options.snapshot_dir = c.snapshot_dir;
-    options.sgd.learning_rate = float(c.base_learning_rate);
-    options.resume = c.resume;
-    std::vector<RunSummary> runs = train_base(backend, dataset, options);
+    std::vector<RunSummary> runs = train_base(backend, dataset, base_training_options(c));
     std::printf("Base training done: %d run%s of %d epochs on %s.\n", c.num_runs, c.num_runs > 1 ? "s" : "",
                 c.training_epochs, dataset.name.c_str());
     for (const RunSummary& r : runs) {
@@ -98,13 +93,7 @@ PredictorData data_stage(Backend& backend, const Config& c, WeightRuns runs, con
                      " snapshots: its sequence length is used, not --sequence_length.\n";
         data = apply_feature_space(backend, std::move(runs), sequence_length, c.validation_fraction, loaded->space);
     } else {
-        DataOptions options;
-        options.sequence_length = c.sequence_length;
-        options.use_pca = c.apply_pca;
-        options.components = c.n_components;
-        options.standardize = c.standardize;
-        options.validation_fraction = c.validation_fraction;
-        data = prepare_predictor_data(backend, std::move(runs), options, notes);
+        data = prepare_predictor_data(backend, std::move(runs), data_options(c), notes);
     }
     if (!notes.empty()) std::fprintf(stderr, "twp: %s", notes.c_str());
     TWP_CHECK(!data.validation_windows.empty() || c.validation_fraction == 0,
@@ -182,7 +171,7 @@ Mode parse_mode(const std::string& text) {
     for (const ModeName& m : kModeNames)
         if (text == m.name) return m.mode;
     throw UsageError("--mode " + text + " is not a mode (full, train_base, train_predictor, evaluate, extrapolate, "
-                     "plugin_test)");
+                     "plugin_test, nowcast)");
 }
 
 const char* mode_name(Mode mode) {
@@ -195,6 +184,11 @@ Plan make_plan(const Config& c) {
     Plan p;
     p.mode = parse_mode(c.mode);
     const Mode m = p.mode;
+    if (m == Mode::kNowcast) {
+        p.nowcasts = p.needs_images = true;
+        check_nowcast_config(c);
+        return p;
+    }
     p.trains_base = m == Mode::kFull || m == Mode::kTrainBase;
     p.needs_images = p.trains_base || m == Mode::kPluginTest;
     p.trains_predictor = m == Mode::kFull || m == Mode::kTrainPredictor;
@@ -390,6 +384,12 @@ bool runs_study(const Config& c) { return c.repeats > 1 || c.split != "time"; }
 ExperimentResults run_experiment(Backend& backend, const Config& c, const Plan& plan, Inputs& inputs,
                                  const std::string& device_note) {
     check_backend(backend, c, plan);
+    if (plan.nowcasts) {
+        ExperimentResults results;
+        results.mode = mode_name(plan.mode);
+        results.dir = run_nowcast(backend, c, inputs.dataset, device_note);
+        return results;
+    }
     if (!runs_study(c)) return single_experiment(backend, c, plan, inputs, device_note);
     StudyResults s = study(backend, c, plan, inputs, device_note);
     ExperimentResults results;

@@ -17,7 +17,7 @@
 
 namespace twp {
 
-enum class Mode { kFull, kTrainBase, kTrainPredictor, kEvaluate, kExtrapolate, kPluginTest };
+enum class Mode { kFull, kTrainBase, kTrainPredictor, kEvaluate, kExtrapolate, kPluginTest, kNowcast };
 
 // --mode's spelling ("full", "train_base", ...) and back; UsageError for an unknown one.
 Mode parse_mode(const std::string& text);
@@ -32,7 +32,8 @@ struct Plan {
     bool evaluates_direct = false;   // full, evaluate
     bool extrapolates = false;       // full, extrapolate, plugin_test
     bool plug_in = false;            // full, plugin_test
-    bool writes_results = false;     // all but train_base
+    bool writes_results = false;     // all but train_base (nowcast writes its own: experiment/nowcast.hpp)
+    bool nowcasts = false;           // nowcast
 };
 
 // The plan for `config`, refusing (UsageError) what needs no data to refuse: an evaluation mode

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "experiment/forecaster.hpp"
+#include "experiment/nowcast.hpp"
 
 namespace twp {
 
@@ -24,6 +25,8 @@ modes (--mode, default full):
   evaluate          one-step prediction MSE of --model_path on the test windows, with baselines
   extrapolate       multi-step autoregressive extrapolation from each run's first test window
   plugin_test       extrapolation, then the predicted weights scored inside LeNet-5
+  nowcast           train LeNet-5 jumping to a forecaster's prediction every few snapshots,
+                    against plain SGD with the same seeds: steps and time to target accuracies
 
 base training (the reference project's flags and defaults):
   --training_epochs N     epochs per run (alias --base_epochs)                  [20]
@@ -73,6 +76,19 @@ the honest protocol (twp's own; the reference selects its model on the test wind
                           run every cell of the grid as its own experiment, reusing base
                           training where the base flags agree, and tabulate them
   --jobs N                sweep cells run at once                               [1]
+nowcasting (--mode nowcast): the forecasters are fitted on the runs of --snapshot_dir (trained
+there first where missing: --num_runs, at least 2), then --repeats seeds, seeded
+random_seed+100+i, train as plain SGD and once per forecaster with jumps:
+  --forecasters LIST      (or --forecaster NAME) the nowcasters   [NOWCASTERS]
+  --nowcast_every N       SGD steps between jumps, at least; a jump happens at a snapshot, once
+                          --sequence_length snapshots were taken since the last one
+                                                                    [the snapshot interval]
+  --nowcast_horizon H     a jump goes to the forecast H snapshot intervals ahead     [1]
+  --nowcast_momentum keep|reset|rescale
+                          the momentum buffer at a jump: kept, zeroed, or set to the velocity
+                          that covers the jump in the steps it skips                 [keep]
+  --targets LIST          test accuracies (percent) to count steps to     [98.0,98.5,99.0]
+  --resume                continue the most recent unfinished nowcast under --results_dir
 beyond the reference (off by default):
   --target next|delta     seed's target: the next snapshot, or its difference to the last [next]
   --standardize           scale seed's PCA scores by their train mean and std (a std below
@@ -105,6 +121,9 @@ Fetch the data first with tools/fetch-data.sh [--dataset fashion-mnist].
     for (const auto& entry : forecaster_registry().entries()) available += (available.empty() ? "" : ", ") + entry.key;
     text.replace(text.find("AVAILABLE_FORECASTERS"), std::strlen("AVAILABLE_FORECASTERS"), available);
     text.replace(text.find("DEFAULT_FORECASTERS"), std::strlen("DEFAULT_FORECASTERS"), defaults);
+    std::string nowcasters;
+    for (const std::string& key : default_nowcasters()) nowcasters += (nowcasters.empty() ? "" : ",") + key;
+    text.replace(text.find("NOWCASTERS"), std::strlen("NOWCASTERS"), nowcasters);
     return text;
 }
 

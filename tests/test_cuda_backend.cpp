@@ -21,6 +21,7 @@
 #include "experiment/base_training.hpp"
 #include "experiment/lenet5.hpp"
 #include "experiment/mnist.hpp"
+#include "experiment/nowcast_hook.hpp"
 #include "experiment/snapshots.hpp"
 #include "experiment/transformer.hpp"
 #include "kernels/device_memory.hpp"
@@ -163,6 +164,55 @@ TEST_CASE("base training on the CUDA backend matches the CPU backend's, short la
     CHECK(relative_difference(finals[0], finals[1]) < 1e-4);
     CHECK(summaries[0].final_test.loss == Approx(summaries[1].final_test.loss).epsilon(1e-4));
     CHECK(std::abs(summaries[0].final_test.accuracy - summaries[1].final_test.accuracy) <= 1.0);  // one image of 100
+    std::filesystem::remove_all(dir);
+}
+
+// Nowcasting's jumps (experiment/nowcast_hook.hpp) on the device: the forecast goes into the
+// device's parameter buffer exactly, the momentum reset reaches the device's buffer, and the run
+// with its jumps stays at float rounding from the CPU backend's.
+TEST_CASE("a nowcast run with jumps on the CUDA backend matches the CPU backend's", "[cuda_backend][nowcast]") {
+    Dataset dataset;
+    dataset.name = "mnist";
+    dataset.train = test::synthetic_mnist(330, 15);
+    dataset.test = test::synthetic_mnist(100, 16);
+    const std::filesystem::path dir =
+        std::filesystem::temp_directory_path() / ("twp_test_cuda_nowcast_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    std::vector<std::vector<float>> finals;
+    for (Backend* backend : {static_cast<Backend*>(&cuda()), static_cast<Backend*>(&cpu())}) {
+        std::vector<std::vector<float>> forecasts;
+        JumpPolicy policy;
+        policy.every = 1;
+        policy.history = 2;
+        policy.momentum = MomentumAtJump::kReset;
+        policy.forecast = [&](const std::vector<float>& w, int64_t length) {
+            const int64_t n = LeNet5::kParameterCount;
+            std::vector<float> next(w.end() - n, w.end());
+            for (int64_t i = 0; i < n; ++i) next[i] += 0.5f * (next[i] - w[(length - 2) * n + i]);
+            forecasts.push_back(next);
+            return next;
+        };
+        NowcastHook hook(*backend, policy);
+        BaseTrainingOptions options;
+        options.epochs = 1;
+        options.snapshots_per_epoch = 5;
+        options.num_runs = 1;
+        options.show_progress = false;
+        options.test_batch_size = 64;
+        options.snapshot_dir = dir / backend->name();
+        options.hook = &hook;
+        train_base(*backend, dataset, options);
+        const RunIndex index = RunIndex::load(run_directory(options.snapshot_dir, 1));
+        REQUIRE(index.records().size() == 5);
+        REQUIRE(forecasts.size() == 4);  // at every snapshot from the second on
+        // The snapshot at a jump is the forecast, bit for bit.
+        for (size_t j = 0; j < forecasts.size(); ++j)
+            REQUIRE(read_snapshot(index.directory() / index.records()[j + 1].file) == forecasts[j]);
+        const BaseCheckpoint last = read_base_checkpoint(index.directory());
+        REQUIRE(std::all_of(last.momentum.begin(), last.momentum.end(), [](float v) { return v == 0.0f; }));
+        finals.push_back(read_snapshot(index.directory() / index.records()[3].file));
+    }
+    CHECK(relative_difference(finals[0], finals[1]) < 1e-4);
     std::filesystem::remove_all(dir);
 }
 

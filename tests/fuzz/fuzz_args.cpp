@@ -29,8 +29,11 @@ void check(const twp::Config& config) {
     if (!(config.train_split > 0 && config.train_split < 1)) broken("train_split outside (0, 1)");
     if (!(config.learning_rate > 0 && config.learning_rate <= 1e3)) broken("learning_rate range");
     if (!(config.dropout >= 0 && config.dropout < 1)) broken("dropout outside [0, 1)");
+    if (config.nowcast_every < 0 || config.nowcast_horizon < 1) broken("a nowcast interval or horizon below 1");
+    for (double target : config.targets)
+        if (!(target > 0 && target < 100)) broken("a target accuracy outside (0, 100)");
     static const char* const modes[] = {"full",     "train_base",  "train_predictor",
-                                        "evaluate", "extrapolate", "plugin_test"};
+                                        "evaluate", "extrapolate", "plugin_test", "nowcast"};
     bool known_mode = false;
     for (const char* mode : modes) known_mode = known_mode || config.mode == mode;
     if (!known_mode) broken("mode");
