@@ -112,7 +112,9 @@ Config nowcast_config(const fs::path& dir) {
     c.num_runs = 2;
     c.sequence_length = 2;
     c.repeats = 2;
-    c.forecasters = {"last_value", "linear"};
+    c.forecasters = {"last_value", "linear", "ar"};  // ar forecasts PCA scores: jumps through the PCA
+    c.apply_pca = true;
+    c.n_components = 4;
     c.targets = {11.0, 13.0};
     c.snapshot_dir = (dir / "snapshots").string();
     c.results_dir = (dir / "results").string();
@@ -299,8 +301,8 @@ TEST_CASE("the nowcast mode runs end to end, and a last-value nowcaster is the c
     REQUIRE(j["plan"]["fit_runs"] == 2);
     REQUIRE(j["plan"]["seeds"] == std::vector<uint64_t>{142, 143});
     REQUIRE(j["plan"]["nowcast_every"] == 2);  // the shortest snapshot interval (3 is the first)
-    REQUIRE(j["measures"].size() == 3);
-    REQUIRE(j["runs"].size() == 6);
+    REQUIRE(j["measures"].size() == 4);
+    REQUIRE(j["runs"].size() == 8);
     // Jumping to the last value changes nothing: its runs are the control's, bit for bit.
     for (uint64_t seed : {142, 143}) {
         const fs::path control = run_directory(results / "runs" / "control" / ("seed_" + std::to_string(seed)), 1);
@@ -311,6 +313,12 @@ TEST_CASE("the nowcast mode runs end to end, and a last-value nowcaster is the c
             REQUIRE(file_bytes(a.directory() / a.records()[i].file) == file_bytes(b.directory() / b.records()[i].file));
         CHECK(read_nowcast_log(last).jumps.size() == 9);
     }
+    // ar's jumps went through the PCA of the fitted runs: they moved the weights.
+    const RunIndex control = RunIndex::load(run_directory(results / "runs" / "control" / "seed_142", 1));
+    const RunIndex ar = RunIndex::load(run_directory(results / "runs" / "ar" / "seed_142", 1));
+    CHECK(read_nowcast_log(ar.directory()).jumps.size() == 9);
+    CHECK(read_snapshot(ar.directory() / ar.records()[1].file) !=
+          read_snapshot(control.directory() / control.records()[1].file));
     for (const auto& m : j["measures"]) {
         if (m["forecaster"] != "last_value") continue;
         CHECK(m["jumps"] == 18);
@@ -320,7 +328,7 @@ TEST_CASE("the nowcast mode runs end to end, and a last-value nowcaster is the c
     // One CSV row per snapshot of each run.
     std::ifstream csv(results / "nowcast_accuracy.csv");
     const std::string text((std::istreambuf_iterator<char>(csv)), std::istreambuf_iterator<char>());
-    CHECK(std::count(text.begin(), text.end(), '\n') == 1 + 6 * 10);
+    CHECK(std::count(text.begin(), text.end(), '\n') == 1 + 8 * 10);
     std::ifstream summary(results / "results_summary.txt");
     const std::string s((std::istreambuf_iterator<char>(summary)), std::istreambuf_iterator<char>());
     CHECK_THAT(s, Catch::Contains("plain SGD (control)") && Catch::Contains("Verdicts"));
