@@ -134,7 +134,8 @@ WeightRuns fitting_runs(Backend& backend, const Config& c, const Dataset& datase
     }
     WeightRuns runs = load_weight_runs(c.snapshot_dir, c.train_split);
     TWP_CHECK(int(runs.runs.size()) >= kMinFitRuns,
-              c.snapshot_dir << " holds " << runs.runs.size() << " run; the forecasters are fitted on "
+              c.snapshot_dir << " holds " << runs.runs.size() << (runs.runs.size() == 1 ? " run" : " runs")
+                             << "; the forecasters are fitted on "
                              << kMinFitRuns << " or more (--num_runs)");
     const std::vector<uint64_t> seeds = nowcast_seeds(c);
     for (RunSnapshots& r : runs.runs) {
@@ -180,7 +181,7 @@ std::filesystem::path run_nowcast(Backend& backend, const Config& c, const Datas
     check_nowcast_config(c);
     if (count_runs(c.snapshot_dir) < kMinFitRuns && c.num_runs < kMinFitRuns)
         throw UsageError(c.snapshot_dir + " holds " + std::to_string(count_runs(c.snapshot_dir)) +
-                         " run: the forecasters are fitted on other runs' trajectories, at least " +
+                         (count_runs(c.snapshot_dir) == 1 ? " run" : " runs") + ": the forecasters are fitted on other runs' trajectories, at least " +
                          std::to_string(kMinFitRuns) + " (give --num_runs " + std::to_string(kMinFitRuns) +
                          " or more to train them there)");
     {

@@ -86,14 +86,17 @@ void write_plots(const NowcastResults& r) {
     const double lowest = r.targets.empty() ? 0 : *std::min_element(r.targets.begin(), r.targets.end());
     for (const bool top : {false, true}) {
         Plot plot;
-        plot.title = std::string("Test accuracy against SGD steps, mean and 95% band over ") +
-                     std::to_string(r.seeds.size()) + " seed" + (r.seeds.size() > 1 ? "s" : "") +
-                     (top ? " (from 1 point below the lowest target)" : "");
+        plot.title = std::string("Test accuracy, mean and 95% band over ") + std::to_string(r.seeds.size()) +
+                     " seed" + (r.seeds.size() > 1 ? "s" : "") + (top ? ", from the lowest target - 1" : "");
         plot.x_label = "SGD steps";
         plot.y_label = "test accuracy (%)";
         plot.integer_x = true;
-        for (size_t k = 0; k < r.keys.size(); ++k)
-            plot.series.push_back(accuracy_series(r, r.keys[k], colors[k % colors.size()], top ? lowest - 1 : -1));
+        // The control last, dashed and black, so that a nowcaster that never moves it stays visible.
+        for (size_t k = 1; k < r.keys.size(); ++k)
+            plot.series.push_back(accuracy_series(r, r.keys[k], colors[(k - 1) % colors.size()], top ? lowest - 1 : -1));
+        Series control = accuracy_series(r, r.keys.front(), Rgb{0, 0, 0}, top ? lowest - 1 : -1);
+        control.style = SeriesStyle::kDashedLine;
+        plot.series.push_back(control);
         const std::string name = top ? "nowcast_accuracy_top" : "nowcast_accuracy";
         save_plot_png(r.dir / "plots" / (name + ".png"), plot);
         save_plot_csv(r.dir / "plots" / (name + ".csv"), plot);
