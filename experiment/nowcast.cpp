@@ -279,11 +279,7 @@ std::filesystem::path run_nowcast(Backend& backend, const Config& c, const Datas
     results.stage_seconds.push_back({"nowcast_runs", seconds_since(start)});
     results.measures = measure_nowcasts(results.runs, results.keys, results.seeds, results.targets);
     write_nowcast_results(results);
-    for (const std::filesystem::path& checkpoint : predictor_checkpoints(results.dir)) {
-        std::error_code error;
-        std::filesystem::remove(checkpoint, error);
-        if (error) TWP_FAIL("cannot remove " << checkpoint.string() << ": " << error.message());
-    }
+    remove_predictor_checkpoints(results.dir);
     std::fputs(nowcast_summary_text(results).c_str(), stdout);
     std::printf("Results: %s\n", results.dir.string().c_str());
     return results.dir;

@@ -156,11 +156,7 @@ const ImageSet& plug_in_images(const Config& c, const PredictorData& data, Datas
 void results_stage(const ExperimentResults& results) {
     write_results(results.dir, results);
     write_plots(results.dir, results);
-    for (const std::filesystem::path& checkpoint : predictor_checkpoints(results.dir)) {
-        std::error_code error;
-        std::filesystem::remove(checkpoint, error);
-        if (error) TWP_FAIL("cannot remove " << checkpoint.string() << ": " << error.message());
-    }
+    remove_predictor_checkpoints(results.dir);
     std::fputs(summary_text(results).c_str(), stdout);
     std::printf("Results: %s\n", results.dir.string().c_str());
 }

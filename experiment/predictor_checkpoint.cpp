@@ -36,6 +36,14 @@ std::vector<std::filesystem::path> predictor_checkpoints(const std::filesystem::
     return found;
 }
 
+void remove_predictor_checkpoints(const std::filesystem::path& experiment_dir) {
+    for (const std::filesystem::path& checkpoint : predictor_checkpoints(experiment_dir)) {
+        std::error_code error;
+        std::filesystem::remove(checkpoint, error);
+        if (error) TWP_FAIL("cannot remove " << checkpoint.string() << ": " << error.message());
+    }
+}
+
 void save_predictor_checkpoint(const std::filesystem::path& path, const PredictorCheckpoint& c) {
     const int64_t count = int64_t(c.parameters.size());
     TWP_CHECK(int64_t(c.adam_m.size()) == count && int64_t(c.adam_v.size()) == count &&

@@ -54,6 +54,9 @@ struct PredictorCheckpoint : CheckpointHeader {
 std::filesystem::path predictor_checkpoint_path(const std::filesystem::path& experiment_dir, const std::string& key);
 // The predictor checkpoints in the experiment's models/ (any forecaster's).
 std::vector<std::filesystem::path> predictor_checkpoints(const std::filesystem::path& experiment_dir);
+// Removes them (an experiment whose outputs are written is finished); twp::Error naming a file
+// that cannot be removed.
+void remove_predictor_checkpoints(const std::filesystem::path& experiment_dir);
 void save_predictor_checkpoint(const std::filesystem::path& path, const PredictorCheckpoint& checkpoint);
 PredictorCheckpoint load_predictor_checkpoint(const std::filesystem::path& path);
 // The experiment folder under results_dir whose predictor checkpoint was written last (the most
