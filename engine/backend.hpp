@@ -140,6 +140,22 @@ public:
     // m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= lr / (1 - b1^step) * m / (sqrt(v) / sqrt(1 - b2^step) + eps)
     virtual void adam_update(Tensor params, Tensor grads, Tensor m, Tensor v, int64_t step, const AdamConfig& config) = 0;
 
+    // ---- diffusion: noise, timestep embedding, per-row combinations (experiment/diffusion_*) ----
+    // x (any shape): x[i] = standard_normal(seed, offset + i) (engine/random.hpp), so that any
+    // backend draws the same noise (to the last few ulps of its libm).
+    virtual void normal_fill(Tensor x, uint64_t seed, uint64_t offset) = 0;
+    // t [B] (timesteps, as floats) -> emb [B, E], E even, h = E/2, f_i = 10000^(-i/h):
+    // emb[b, i] = sin(t_b f_i), emb[b, h + i] = cos(t_b f_i) (the transformer's sinusoids, as DDPM).
+    virtual void timestep_embedding_forward(Tensor t, Tensor emb) = 0;
+    // dt [B] = sum_i demb[b, i] d emb[b, i] / d t_b.
+    virtual void timestep_embedding_backward(Tensor t, Tensor demb, Tensor dt) = 0;
+    // out [B, ...] = a[b] x[b] + c[b] y[b] row by row: a, c [B]; x, y, out [B, ...] of one size;
+    // out may alias x or y. The noising x_t = sqrt(abar) x_0 + sqrt(1 - abar) eps and a DDIM step.
+    virtual void row_combine_forward(Tensor a, Tensor x, Tensor c, Tensor y, Tensor out) = 0;
+    // dx = a dout, dy = c dout, da[b] = dout[b] . x[b], dc[b] = dout[b] . y[b]; each optional (empty).
+    virtual void row_combine_backward(Tensor a, Tensor x, Tensor c, Tensor y, Tensor dout, Tensor dx, Tensor dy,
+                                      Tensor da, Tensor dc) = 0;
+
     // ---- optimizers, over one flat parameter buffer ----
     // torch.optim.SGD: d = g + wd*p; buf = momentum*buf + d (buf starts at 0, which equals
     // PyTorch's first-step clone); p -= lr*buf. params, grads, momentum_buffer: [N].

@@ -221,6 +221,34 @@ void CpuBackend::adam_update(Tensor params, Tensor grads, Tensor m, Tensor v, in
                      config.learning_rate, config.beta1, config.beta2, config.eps);
 }
 
+void CpuBackend::normal_fill(Tensor x, uint64_t seed, uint64_t offset) {
+    cpu::normal_fill(x.data, x.numel(), seed, offset);
+}
+
+void CpuBackend::timestep_embedding_forward(Tensor t, Tensor emb) {
+    checks::timestep_embedding(t, emb, "timestep_embedding_forward");
+    cpu::timestep_embedding_forward(t.data, emb.data, emb.dim(0), emb.dim(1));
+}
+
+void CpuBackend::timestep_embedding_backward(Tensor t, Tensor demb, Tensor dt) {
+    checks::timestep_embedding(t, demb, "timestep_embedding_backward");
+    TWP_CHECK(dt.shape == t.shape, "timestep_embedding_backward: dt " << dt.shape.str() << " vs t " << t.shape.str());
+    cpu::timestep_embedding_backward(t.data, demb.data, dt.data, demb.dim(0), demb.dim(1));
+}
+
+void CpuBackend::row_combine_forward(Tensor a, Tensor x, Tensor c, Tensor y, Tensor out) {
+    const int64_t width = checks::row_combine(a, x, c, y, out, "row_combine_forward");
+    cpu::row_combine_forward(a.data, x.data, c.data, y.data, out.data, x.dim(0), width);
+}
+
+void CpuBackend::row_combine_backward(Tensor a, Tensor x, Tensor c, Tensor y, Tensor dout, Tensor dx, Tensor dy,
+                                      Tensor da, Tensor dc) {
+    const int64_t width = checks::row_combine(a, x, c, y, dout, "row_combine_backward");
+    checks::row_combine_gradients(a, x, dx, dy, da, dc);
+    cpu::row_combine_backward(a.data, x.data, c.data, y.data, dout.data, dx.data, dy.data, da.data, dc.data,
+                              x.dim(0), width);
+}
+
 void CpuBackend::sgd_update(Tensor params, Tensor grads, Tensor momentum_buffer,
                             const SgdConfig& config) {
     checks::sgd_update(params, grads, momentum_buffer);

@@ -21,10 +21,13 @@
 #include "kernels/layer_norm.cuh"
 #include "kernels/maxpool2.cuh"
 #include "kernels/mse_loss.cuh"
+#include "kernels/normal_fill.cuh"
 #include "kernels/relu.cuh"
+#include "kernels/row_combine.cuh"
 #include "kernels/scatter_rows.cuh"
 #include "kernels/sgd.cuh"
 #include "kernels/softmax_cross_entropy.cuh"
+#include "kernels/timestep_embedding.cuh"
 
 namespace twp {
 
@@ -190,6 +193,27 @@ void CudaBackend::softmax_cross_entropy_forward(Tensor logits, IndexTensor label
 }
 void CudaBackend::softmax_cross_entropy_backward(Tensor logits, IndexTensor labels, Tensor dlogits) {
     kernels::softmax_cross_entropy_backward(logits, labels, dlogits, stream_);
+}
+
+void CudaBackend::normal_fill(Tensor x, uint64_t seed, uint64_t offset) {
+    kernels::normal_fill(x, seed, offset, stream_);
+}
+
+void CudaBackend::timestep_embedding_forward(Tensor t, Tensor emb) {
+    kernels::timestep_embedding_forward(t, emb, stream_);
+}
+
+void CudaBackend::timestep_embedding_backward(Tensor t, Tensor demb, Tensor dt) {
+    kernels::timestep_embedding_backward(t, demb, dt, stream_);
+}
+
+void CudaBackend::row_combine_forward(Tensor a, Tensor x, Tensor c, Tensor y, Tensor out) {
+    kernels::row_combine_forward(a, x, c, y, out, stream_);
+}
+
+void CudaBackend::row_combine_backward(Tensor a, Tensor x, Tensor c, Tensor y, Tensor dout, Tensor dx, Tensor dy,
+                                       Tensor da, Tensor dc) {
+    kernels::row_combine_backward(a, x, c, y, dout, dx, dy, da, dc, stream_);
 }
 
 void CudaBackend::sgd_update(Tensor params, Tensor grads, Tensor momentum_buffer, const SgdConfig& config) {

@@ -71,6 +71,13 @@ public:
     void softmax_cross_entropy_backward(Tensor logits, IndexTensor labels,
                                         Tensor dlogits) override;
 
+    void normal_fill(Tensor x, uint64_t seed, uint64_t offset) override;
+    void timestep_embedding_forward(Tensor t, Tensor emb) override;
+    void timestep_embedding_backward(Tensor t, Tensor demb, Tensor dt) override;
+    void row_combine_forward(Tensor a, Tensor x, Tensor c, Tensor y, Tensor out) override;
+    void row_combine_backward(Tensor a, Tensor x, Tensor c, Tensor y, Tensor dout, Tensor dx, Tensor dy, Tensor da,
+                              Tensor dc) override;
+
     void sgd_update(Tensor params, Tensor grads, Tensor momentum_buffer,
                     const SgdConfig& config) override;
 

@@ -135,6 +135,38 @@ inline void dropout(const Tensor& x, const Tensor& y, const DropoutSpec& spec, c
     dropout(spec, op);
 }
 
+// ---- diffusion ----
+
+// t [B] -> emb [B, E], E even and > 0 (op: "timestep_embedding_forward" or "..._backward").
+inline void timestep_embedding(const Tensor& t, const Tensor& emb, const char* op) {
+    TWP_CHECK(t.shape.rank == 1 && emb.shape.rank == 2 && emb.dim(0) == t.dim(0),
+              op << " wants t [B] and emb [B, E], got " << t.shape.str() << " and " << emb.shape.str());
+    TWP_CHECK(emb.dim(1) > 0 && emb.dim(1) % 2 == 0, op << ": the embedding width " << emb.dim(1) << " is not even");
+}
+
+// a, c [B]; x, y, out [B, ...] of one size; returns the row size (op: "row_combine_forward" or
+// "row_combine_backward", which passes dout as out).
+inline int64_t row_combine(const Tensor& a, const Tensor& x, const Tensor& c, const Tensor& y, const Tensor& out,
+                           const char* op) {
+    TWP_CHECK(x.shape.rank >= 1 && a.shape == Shape({x.dim(0)}) && c.shape == a.shape,
+              op << " wants a [B] and c [B] for x [B, ...], got " << a.shape.str() << ", " << c.shape.str() << " and "
+                 << x.shape.str());
+    TWP_CHECK(y.shape == x.shape && out.shape == x.shape,
+              op << ": x " << x.shape.str() << ", y " << y.shape.str() << " and out " << out.shape.str() << " differ");
+    return x.dim(0) ? x.numel() / x.dim(0) : 0;
+}
+
+// The optional gradients of row_combine_backward: dx, dy like x, da, dc like a (or empty).
+inline void row_combine_gradients(const Tensor& a, const Tensor& x, const Tensor& dx, const Tensor& dy,
+                                  const Tensor& da, const Tensor& dc) {
+    for (const Tensor* g : {&dx, &dy})
+        TWP_CHECK(g->empty() || g->shape == x.shape,
+                  "row_combine_backward: a gradient " << g->shape.str() << " is not shaped as x " << x.shape.str());
+    for (const Tensor* g : {&da, &dc})
+        TWP_CHECK(g->empty() || g->shape == a.shape,
+                  "row_combine_backward: a gradient " << g->shape.str() << " is not shaped as a " << a.shape.str());
+}
+
 // ---- linear ----
 
 // x [B,In], w [Out,In], b [Out], y [B,Out] (the forward; the backward passes db and dy).

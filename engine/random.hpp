@@ -14,6 +14,7 @@
 #pragma once
 
 #include <array>
+#include <cmath>
 #include <cstdint>
 
 #include "engine/host_device.hpp"
@@ -40,7 +41,7 @@ TWP_HOST_DEVICE constexpr PhiloxBlock philox4x32(PhiloxBlock counter, uint64_t k
 TWP_HOST_DEVICE constexpr float uniform_from_bits(uint32_t bits) { return float(bits >> 8) * (1.0f / 16777216.0f); }
 
 // Independent streams of one seed: what a stream is used for picks its id.
-enum class RngStream : uint32_t { kInit = 1, kShuffle = 2, kDropout = 3, kBootstrap = 4 };
+enum class RngStream : uint32_t { kInit = 1, kShuffle = 2, kDropout = 3, kBootstrap = 4, kNoise = 5 };
 
 // Dropout's random bits (DropoutSpec, engine/op_params.hpp): counter c is word c & 3 of Philox block
 // c >> 2 of the kDropout stream, so four consecutive counters cost one block.
@@ -52,6 +53,19 @@ TWP_HOST_DEVICE constexpr bool dropout_keep(uint32_t bits, float p) { return uni
 // Whether dropout with probability p keeps the element at `counter` (= offset + index).
 TWP_HOST_DEVICE constexpr bool dropout_keep(uint64_t seed, uint64_t counter, float p) {
     return dropout_keep(dropout_block(seed, counter >> 2)[counter & 3], p);
+}
+
+// The standard normal at `counter` of seed's kNoise stream (Backend::normal_fill): Box-Muller on
+// the first two words of Philox block `counter`, one draw per block, so that element i of a
+// tensor is a pure function of (seed, offset + i) whatever the backend's order. u1 is in (0, 1]
+// (never 0: the log stays finite), u2 in [0, 1). The GPU's libm rounds log, sqrt and cos its own
+// way, so its draws agree with the CPU's to a few ulps, not bit for bit.
+TWP_HOST_DEVICE inline float standard_normal(uint64_t seed, uint64_t counter) {
+    const PhiloxBlock bits = philox4x32({static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32),
+                                         static_cast<uint32_t>(RngStream::kNoise), 0}, seed);
+    const float u1 = (float(bits[0] >> 8) + 1.0f) * (1.0f / 16777216.0f);
+    const float u2 = uniform_from_bits(bits[1]);
+    return sqrtf(-2.0f * logf(u1)) * cosf(6.28318530717958647692f * u2);
 }
 
 // Where an Rng stands in its stream: `position` blocks generated, `used` of the current block's

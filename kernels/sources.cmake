@@ -21,12 +21,15 @@ set(TWP_KERNEL_SOURCES
   kernels/layer_norm.cu
   kernels/maxpool2.cu
   kernels/mse_loss.cu
+  kernels/normal_fill.cu
   kernels/pca.cu
   kernels/reduce_sum.cu
   kernels/relu.cu
+  kernels/row_combine.cu
   kernels/scatter_rows.cu
   kernels/sgd.cu
   kernels/softmax_cross_entropy.cu
+  kernels/timestep_embedding.cu
 )
 set(TWP_KERNEL_TESTS
   tests/test_emulation.cpp      # emulation-only: its body is #if TWP_CUDA_EMULATION

@@ -74,6 +74,23 @@ void add_row_broadcast(const T* x, const T* row, T* y, int64_t rows, int64_t wid
 template <class T>
 void scatter_rows(const T* src, const int32_t* rows, T* dst, int64_t count, int64_t width);
 
+// ---- the diffusion forecaster's ops ----
+// x[i] = standard_normal(seed, offset + i) (engine/random.hpp) for i < count.
+void normal_fill(float* x, int64_t count, uint64_t seed, uint64_t offset);
+// t [rows] -> emb [rows, width], width even: sin(t f_i) then cos(t f_i), f_i = 10000^(-i / (width/2)).
+template <class T>
+void timestep_embedding_forward(const T* t, T* emb, int64_t rows, int64_t width);
+// dt [rows] = sum_i demb[r, i] * d emb[r, i] / d t[r].
+template <class T>
+void timestep_embedding_backward(const T* t, const T* demb, T* dt, int64_t rows, int64_t width);
+// out [rows, width] = a[r] x[r] + c[r] y[r]; out may alias x or y.
+template <class T>
+void row_combine_forward(const T* a, const T* x, const T* c, const T* y, T* out, int64_t rows, int64_t width);
+// dx = a dout, dy = c dout, da[r] = dout[r] . x[r], dc[r] = dout[r] . y[r] (sums in double); each may be null.
+template <class T>
+void row_combine_backward(const T* a, const T* x, const T* c, const T* y, const T* dout, T* dx, T* dy, T* da, T* dc,
+                          int64_t rows, int64_t width);
+
 // Layer norm over rows of x [rows, width]: y = (x - mean) * rstd * gamma + beta, mean and rstd
 // [rows] saved (sums in double).
 template <class T>
