@@ -147,6 +147,9 @@ Config parse_args(const std::vector<std::string>& args) {
         {"--target", [&](const std::string& v) { config.target = one_of("--target", v, {"next", "delta"}); }},
         {"--forecasters", [&](const std::string& v) { config.forecasters = list_items("--forecasters", v); }},
         {"--forecaster", [&](const std::string& v) { config.forecasters = list_items("--forecaster", v); }},
+        {"--samples", [&](const std::string& v) { config.samples = parse_number("--samples", v, 1); }},
+        {"--diffusion_steps",
+         [&](const std::string& v) { config.diffusion_steps = parse_number("--diffusion_steps", v, 1); }},
         {"--nowcast_every",
          [&](const std::string& v) { config.nowcast_every = parse_number<int64_t>("--nowcast_every", v, 1); }},
         {"--nowcast_horizon",
@@ -227,6 +230,9 @@ Config parse_args(const std::vector<std::string>& args) {
     if (config.selection == "validation" && config.validation_fraction == 0)
         throw UsageError("--validation_fraction 0 leaves no validation windows to choose models on: give "
                          "--selection test as well (the reference's protocol), or a fraction above 0");
+    if (config.diffusion_steps > kDiffusionTimesteps)
+        throw UsageError("--diffusion_steps " + std::to_string(config.diffusion_steps) + ": the sampler takes at most one "
+                         "step per timestep of the noise schedule, " + std::to_string(kDiffusionTimesteps));
     if (config.resume && config.mode != "full" && config.mode != "train_base" && config.mode != "train_predictor" &&
         config.mode != "nowcast")
         throw UsageError("--resume continues an interrupted train_base, train_predictor, full or nowcast run; --mode " +

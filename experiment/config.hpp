@@ -17,6 +17,9 @@ public:
     using Error::Error;
 };
 
+// The diffusion forecaster's noise schedule's timesteps (experiment/diffusion_schedule.hpp).
+inline constexpr int kDiffusionTimesteps = 1000;
+
 struct Config {
     std::string mode = "full";  // full|train_base|train_predictor|evaluate|extrapolate|plugin_test|nowcast
     // Base training (LeNet-5 on MNIST), as the reference.
@@ -57,6 +60,9 @@ struct Config {
     // Sweeps: "flag=v1,v2,..." each; every cell of the grid is its own experiment.
     std::vector<std::string> sweep;
     int jobs = 1;                        // sweep cells run at once
+    // The diffusion forecaster (experiment/diffusion_forecaster.hpp), over kDiffusionTimesteps.
+    int samples = 32;          // draws per forecast
+    int diffusion_steps = 50;  // DDIM steps per draw
     // Nowcasting (--mode nowcast, experiment/nowcast.hpp).
     int64_t nowcast_every = 0;  // SGD steps between jumps, at least; 0: the snapshot interval
     int nowcast_horizon = 1;    // snapshot intervals a jump goes ahead

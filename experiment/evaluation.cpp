@@ -1,6 +1,7 @@
 // Direct, multi-step and plug-in evaluation over the forecaster list; see evaluation.hpp.
 #include "experiment/evaluation.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/error.hpp"
@@ -15,6 +16,18 @@ double mse(const float* a, const float* b, int64_t n) {
         sum += diff * diff;
     }
     return sum / double(n);
+}
+
+// The mean of each of `count` groups of `samples` rows of `dim`: [count, dim].
+std::vector<float> draw_means(const std::vector<float>& draws, int64_t count, int64_t samples, int64_t dim) {
+    std::vector<float> mean(count * dim);
+    for (int64_t i = 0; i < count; ++i)
+        for (int64_t c = 0; c < dim; ++c) {
+            double sum = 0;
+            for (int64_t k = 0; k < samples; ++k) sum += draws[(i * samples + k) * dim + c];
+            mean[i * dim + c] = float(sum / double(samples));
+        }
+    return mean;
 }
 
 }  // namespace
@@ -32,8 +45,15 @@ DirectEvaluation evaluate_direct(Backend& backend, Forecasters& forecasters, con
         weights_history.push_back({data.runs.runs[w.run_index].vectors.data(), length});
     }
     std::vector<std::vector<float>> predicted(n), predicted_weights(n);  // [forecaster], [count, D | raw_dim]
+    std::vector<std::vector<float>> draws(n);
     for (size_t f = 0; f < n; ++f) {
-        predicted[f] = forecasters[f]->predict(scores_history, d);
+        if (const int64_t samples = forecasters[f]->samples(); samples > 0) {
+            // The point forecast is the draws' mean (as the forecaster's own predict()).
+            draws[f] = forecasters[f]->sample(scores_history, d);
+            predicted[f] = draw_means(draws[f], count, samples, d);
+        } else {
+            predicted[f] = forecasters[f]->predict(scores_history, d);
+        }
         predicted_weights[f] = forecasters[f]->forecasts_weights()
                                    ? forecasters[f]->predict(weights_history, raw_dim)
                                    : data.space.from_pca(backend, predicted[f].data(), count);
@@ -42,6 +62,7 @@ DirectEvaluation evaluate_direct(Backend& backend, Forecasters& forecasters, con
     DirectEvaluation result;
     result.windows = count;
     result.tested = windows;
+    result.draws = std::move(draws);
     result.forecasters.resize(n);
     for (ForecastError& e : result.forecasters) {
         e.per_window_pca.resize(count);
@@ -99,7 +120,14 @@ Extrapolation extrapolate(Backend& backend, Forecasters& forecasters, const Pred
         path.steps = run_steps;
         for (size_t f = 0; f < n; ++f) {
             Forecaster& forecaster = *forecasters[f];
-            path.predicted.push_back(forecaster.forecast({scores, start}, d, run_steps));
+            if (const int64_t samples = forecaster.samples(); samples > 0) {
+                // The path is the mean of the sample paths (as the forecaster's own forecast()).
+                path.sampled.push_back(forecaster.sample_paths({scores, start}, d, run_steps));
+                path.predicted.push_back(draw_means(path.sampled.back(), 1, samples, run_steps * d));
+            } else {
+                path.sampled.emplace_back();
+                path.predicted.push_back(forecaster.forecast({scores, start}, d, run_steps));
+            }
             path.predicted_weights.push_back(forecaster.forecasts_weights()
                                                  ? forecaster.forecast({run.vectors.data(), start}, raw_dim, run_steps)
                                                  : data.space.from_pca(backend, path.predicted[f].data(), run_steps));
@@ -128,7 +156,7 @@ Extrapolation extrapolate(Backend& backend, Forecasters& forecasters, const Pred
     return result;
 }
 
-PluginEvaluation plugin_test(Backend& backend, const Forecasters& forecasters, const ImageSet& test_set,
+PluginEvaluation plugin_test(Backend& backend, Forecasters& forecasters, const ImageSet& test_set,
                              const PredictorData& data, const Extrapolation& extrapolation) {
     const int64_t d = data.space.dim(), raw_dim = data.space.raw_dim;
     TWP_CHECK(raw_dim == LeNet5::kParameterCount,
@@ -170,6 +198,83 @@ PluginEvaluation plugin_test(Backend& backend, const Forecasters& forecasters, c
     }
     for (auto& row : result.accuracy)
         for (int i = 0; i < steps; ++i) row[i] = counts[i] ? row[i] / counts[i] : NAN;
+
+    // Every draw of every sampling forecaster's paths, in weight space.
+    for (size_t f = 0; f < n; ++f) {
+        const int64_t samples = forecasters[f]->samples();
+        if (samples <= 0) continue;
+        PluginEvaluation::DrawAccuracy a;
+        a.key = forecasters[f]->names().key;
+        a.samples = samples;
+        std::vector<std::vector<double>> scored(steps), within(steps);
+        for (const Extrapolation::RunPath& path : extrapolation.paths) {
+            const RunSnapshots& run = data.runs.runs[path.run_index];
+            const std::vector<float> paths = forecasters[f]->sample_paths({run.vectors.data(), path.start}, raw_dim, path.steps);
+            for (int i = 0; i < path.steps; ++i) {
+                const double truth = result.per_run[n][path.run_index][i];
+                for (int64_t k = 0; k < samples; ++k) {
+                    const double accuracy_k = accuracy(paths.data() + (k * path.steps + i) * raw_dim);
+                    scored[i].push_back(accuracy_k);
+                    within[i].push_back(std::fabs(accuracy_k - truth) <= 0.5 ? 1.0 : 0.0);
+                }
+            }
+        }
+        for (int i = 0; i < steps; ++i) {
+            const std::vector<double>& v = scored[i];
+            double sum = 0, sum_sq = 0, inside = 0;
+            for (size_t j = 0; j < v.size(); ++j) {
+                sum += v[j];
+                sum_sq += v[j] * v[j];
+                inside += within[i][j];
+            }
+            const double count = double(v.size()), mean = count ? sum / count : NAN;
+            a.mean.push_back(mean);
+            a.sd.push_back(count > 1 ? std::sqrt(std::max(sum_sq - count * mean * mean, 0.0) / (count - 1)) : NAN);
+            a.min.push_back(v.empty() ? NAN : *std::min_element(v.begin(), v.end()));
+            a.max.push_back(v.empty() ? NAN : *std::max_element(v.begin(), v.end()));
+            a.within.push_back(count ? inside / count : NAN);
+        }
+        result.draws.push_back(std::move(a));
+    }
+    return result;
+}
+
+SpreadEvaluation evaluate_spread(const Forecasters& forecasters, const PredictorData& data, const DirectEvaluation& direct) {
+    const int64_t d = data.space.dim(), s = data.sequence_length, count = direct.windows;
+    std::vector<float> truth(count * d), last(count * d);
+    for (int64_t i = 0; i < count; ++i) {
+        const Window& w = direct.tested[i];
+        const float* z = data.scores[w.run_index].data() + (w.first + s - 1) * d;
+        std::copy(z, z + d, last.begin() + i * d);
+        std::copy(z + d, z + 2 * d, truth.begin() + i * d);
+    }
+    // Every train snapshot (the ones the PCA and the fits saw), for the memorization check.
+    std::vector<float> training;
+    for (size_t r = 0; r < data.runs.runs.size(); ++r)
+        training.insert(training.end(), data.scores[r].begin(), data.scores[r].begin() + data.runs.runs[r].train_end * d);
+    SpreadEvaluation result;
+    for (size_t f = 0; f < forecasters.size(); ++f) {
+        const int64_t samples = forecasters[f]->samples();
+        if (samples <= 0) continue;
+        SpreadEvaluation::Entry e;
+        e.key = forecasters[f]->names().key;
+        e.samples = samples;
+        e.score = score_draws(direct.draws[f].data(), truth.data(), count, samples, d);
+        if (!training.empty()) e.memorization = memorization(direct.draws[f].data(), truth.data(), count, samples, d, training);
+        result.entries.push_back(std::move(e));
+    }
+    // The Gaussian baseline: last value, with the RMS of the train windows' next steps per component.
+    std::vector<double> sum(d, 0.0);
+    for (const Window& w : data.train_windows) {
+        const float* z = data.scores[w.run_index].data() + (w.first + s - 1) * d;
+        for (int64_t c = 0; c < d; ++c) sum[c] += (double(z[d + c]) - z[c]) * (double(z[d + c]) - z[c]);
+    }
+    for (int64_t c = 0; c < d; ++c)
+        result.gaussian_sd.push_back(data.train_windows.empty() ? 0 : std::sqrt(sum[c] / double(data.train_windows.size())));
+    SpreadEvaluation::Entry g;
+    g.key = "gaussian";
+    g.score = score_gaussian(last.data(), result.gaussian_sd, truth.data(), count, d);
+    result.entries.push_back(std::move(g));
     return result;
 }
 

@@ -8,7 +8,11 @@
 //   forecaster's path of steps; step i against that run's true snapshot at the same position; MSE
 //   per step over runs;
 // - plug-in: each extrapolated step's weights put back into LeNet-5 and scored on the test set,
-//   beside the true snapshot and the true snapshot after a PCA round trip (what PCA alone loses).
+//   beside the true snapshot and the true snapshot after a PCA round trip (what PCA alone loses);
+// - spread, for the sampling forecasters (Forecaster::samples() > 0), whose point figures above are
+//   the means of their draws: coverage, CRPS and the memorization check of the direct draws
+//   (experiment/calibration.hpp) beside a Gaussian around last value with the train steps' RMS per
+//   component, and in the plug-in test the accuracy of every draw of every path.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +20,7 @@
 #include <vector>
 
 #include "experiment/base_training.hpp"
+#include "experiment/calibration.hpp"
 #include "experiment/forecaster.hpp"
 
 namespace twp {
@@ -30,6 +35,19 @@ struct DirectEvaluation {
     int64_t windows = 0;
     std::vector<Window> tested;              // the test windows, in order
     std::vector<ForecastError> forecasters;  // in the list's order
+    std::vector<std::vector<float>> draws;   // [forecaster]: [windows, S, D] PCA space; empty for point forecasters
+};
+
+// The spread of the sampling forecasters' direct draws, and of the Gaussian baseline.
+struct SpreadEvaluation {
+    struct Entry {
+        std::string key;  // a forecaster's, or "gaussian"
+        SpreadScore score;
+        Memorization memorization;  // sampling forecasters only
+        int64_t samples = 0;
+    };
+    std::vector<Entry> entries;           // the sampling forecasters in the list's order, then gaussian
+    std::vector<double> gaussian_sd;      // [D]: the baseline's standard deviation per component
 };
 
 struct Extrapolation {
@@ -44,6 +62,7 @@ struct Extrapolation {
         int steps = 0;
         std::vector<std::vector<float>> predicted;          // [forecaster], [steps, D] PCA space
         std::vector<std::vector<float>> predicted_weights;  // [forecaster], [steps, raw_dim]
+        std::vector<std::vector<float>> sampled;            // [forecaster], [S, steps, D]; empty for point forecasters
     };
     std::vector<RunPath> paths;
 };
@@ -54,11 +73,22 @@ struct PluginEvaluation {
     std::vector<std::string> series;
     std::vector<std::vector<double>> accuracy;
     std::vector<std::vector<std::vector<double>>> per_run;  // [series][run][step]
+    // The sampling forecasters' draws, each path's every draw scored: per step, over the runs'
+    // draws together.
+    struct DrawAccuracy {
+        std::string key;
+        int64_t samples = 0;
+        std::vector<double> mean, sd, min, max;  // [step]: of the draws' accuracies (%)
+        std::vector<double> within;              // [step]: fraction within 0.5 points of the true snapshot's
+    };
+    std::vector<DrawAccuracy> draws;
 };
 
 DirectEvaluation evaluate_direct(Backend& backend, Forecasters& forecasters, const PredictorData& data);
 Extrapolation extrapolate(Backend& backend, Forecasters& forecasters, const PredictorData& data, int steps);
-PluginEvaluation plugin_test(Backend& backend, const Forecasters& forecasters, const ImageSet& test_set,
+PluginEvaluation plugin_test(Backend& backend, Forecasters& forecasters, const ImageSet& test_set,
                              const PredictorData& data, const Extrapolation& extrapolation);
+// Needs the direct evaluation's draws; entries only for the forecasters that sample, and gaussian.
+SpreadEvaluation evaluate_spread(const Forecasters& forecasters, const PredictorData& data, const DirectEvaluation& direct);
 
 }  // namespace twp

@@ -67,6 +67,16 @@ public:
     // [steps, width]: the `steps` vectors after `history`. By default autoregressively: each
     // prediction joins the history for the next.
     virtual std::vector<float> forecast(const History& history, int64_t width, int steps);
+
+    // ---- sampling forecasters (diffusion): a distribution, not one vector ----
+    // How many draws a forecast makes; 0 for a point forecaster. A sampling forecaster's predict()
+    // and forecast() are the means of its draws; the evaluation scores the draws' spread too.
+    virtual int64_t samples() const { return 0; }
+    // [histories.size(), samples(), width]: draws of the vector after each history, in the width
+    // predict() takes. Deterministic: the same draws for the same seed and histories.
+    virtual std::vector<float> sample(const std::vector<History>& histories, int64_t width);
+    // [samples(), steps, width]: sample paths, each step drawn given the path's own past.
+    virtual std::vector<float> sample_paths(const History& history, int64_t width, int steps);
 };
 
 using Forecasters = std::vector<std::unique_ptr<Forecaster>>;

@@ -18,6 +18,7 @@ std::unique_ptr<Forecaster> make_smoothing_forecaster(const ForecasterContext& c
 std::unique_ptr<Forecaster> make_ar_forecaster(const ForecasterContext& context);           // ar.cpp
 std::unique_ptr<Forecaster> make_ar_weight_forecaster(const ForecasterContext& context);    // ar_weight.cpp
 std::unique_ptr<Forecaster> make_per_weight_forecaster(const ForecasterContext& context);   // per_weight_forecaster.cpp
+std::unique_ptr<Forecaster> make_diffusion_forecaster(const ForecasterContext& context);    // diffusion_forecaster.cpp
 
 namespace {
 
@@ -32,6 +33,8 @@ ForecasterRegistry builtin_registry() {
     registry.add("ar", make_ar_forecaster);
     registry.add("ar_weight", make_ar_weight_forecaster);
     registry.add("per_weight", make_per_weight_forecaster);
+    // Not by default: its plug-in test scores every draw (--samples per step and run).
+    registry.add("diffusion", make_diffusion_forecaster, /*by_default=*/false);
     return registry;
 }
 
@@ -50,6 +53,19 @@ std::vector<float> Forecaster::forecast(const History& history, int64_t width, i
         series.insert(series.end(), next.begin(), next.end());
     }
     return path;
+}
+
+std::vector<float> Forecaster::sample(const std::vector<History>& histories, int64_t width) {
+    (void)histories;
+    (void)width;
+    TWP_FAIL(names().key << " is a point forecaster: it draws no samples");
+}
+
+std::vector<float> Forecaster::sample_paths(const History& history, int64_t width, int steps) {
+    (void)history;
+    (void)width;
+    (void)steps;
+    TWP_FAIL(names().key << " is a point forecaster: it draws no sample paths");
 }
 
 void ForecasterRegistry::add(const std::string& key, ForecasterFactory make, bool by_default) {

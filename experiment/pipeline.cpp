@@ -1,6 +1,7 @@
 // The experiment's stages; see pipeline.hpp.
 #include "experiment/pipeline.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -203,6 +204,11 @@ Plan make_plan(const Config& c) {
     if (p.loads_predictor && c.model_path.empty())
         throw UsageError("--mode " + c.mode + " evaluates a saved predictor: give --model_path "
                          "(results/experiment_<time>/models/<forecaster>_best.safetensors)");
+    const std::vector<std::string> chosen = c.forecasters.empty() ? forecaster_registry().default_keys() : c.forecasters;
+    if (p.trains_predictor && !c.apply_pca && LeNet5::kParameterCount > c.max_width &&
+        std::find(chosen.begin(), chosen.end(), "diffusion") != chosen.end())
+        throw UsageError("without --apply_pca the diffusion forecaster would model all 61,706 weights, above --max_width " +
+                         std::to_string(c.max_width) + ": use --apply_pca (with --n_components), or raise --max_width");
     if (p.trains_predictor && !c.apply_pca && LeNet5::kParameterCount > c.max_width)
         throw UsageError("without --apply_pca the transformer is as wide as the weights (61,706), whose "
                          "attention and feed-forward layers alone would need about " +
@@ -243,6 +249,8 @@ void predictor_stages(Backend& backend, const Config& c, const Plan& plan, Input
         if (plan.evaluates_direct) {
             results.direct = evaluate_direct(backend, forecasters, *results.data);
             results.verdicts = unit_verdicts(results.forecasters, *results.direct, c.random_seed);
+            if (std::any_of(forecasters.begin(), forecasters.end(), [](const auto& f) { return f->samples() > 0; }))
+                results.spread = evaluate_spread(forecasters, *results.data, *results.direct);
         }
         if (plan.extrapolates) results.extrapolation = extrapolate(backend, forecasters, *results.data, c.extrapolation_steps);
         results.stage_seconds.push_back({"evaluation", seconds_since(start)});

@@ -150,6 +150,61 @@ void write_config(const std::filesystem::path& dir, const Config& c, const std::
     write_file_atomically(dir / "config.txt", text.str());
 }
 
+namespace {
+
+// The sampling forecasters' spread: coverage, CRPS against the Gaussian baseline, memorization,
+// and the plug-in accuracy of their draws.
+std::string spread_text(const ExperimentResults& r) {
+    std::ostringstream t;
+    const SpreadEvaluation& s = *r.spread;
+    const auto label = [&](const std::string& key) {
+        for (const ForecasterInfo& f : r.forecasters)
+            if (f.names.key == key) return f.names.column;
+        return std::string("Gaussian (last value, train step RMS)");
+    };
+    const SpreadEvaluation::Entry* gaussian = nullptr;
+    for (const auto& e : s.entries)
+        if (e.key == "gaussian") gaussian = &e;
+    t << "Forecast spread (PCA space, next snapshot of every test window, per component; nominal 50% / 90%):\n";
+    t << "  " << padded("", 40) << " " << padded("50% covered", 12) << " " << padded("90% covered", 12) << " "
+      << padded("CRPS", 12) << "\n";
+    for (const auto& e : s.entries) {
+        std::string name = label(e.key);
+        if (e.samples) name += " (" + std::to_string(e.samples) + " draws)";
+        t << "  " << padded(name, 40) << " " << padded(format("%.1f%%", 100 * e.score.coverage50), 12) << " "
+          << padded(format("%.1f%%", 100 * e.score.coverage90), 12) << " " << padded(format("%.4g", e.score.crps), 12)
+          << "\n";
+    }
+    for (const auto& e : s.entries) {
+        if (e.key == "gaussian") continue;
+        const double c90 = 100 * e.score.coverage90;
+        t << "  -> the " << label(e.key) << "'s 90% intervals hold " << format("%.1f%%", c90) << " of the true values ("
+          << (c90 < 85 ? "too narrow: overconfident" : c90 > 95 ? "too wide: underconfident" : "within 85-95%: calibrated")
+          << ")";
+        if (gaussian)
+            t << "; its CRPS is " << format("%.3g", e.score.crps / gaussian->score.crps) << "x the Gaussian's ("
+              << (e.score.crps < gaussian->score.crps ? "BEATS" : "LOSES to") << " the Gaussian baseline)";
+        t << "\n";
+        t << "  -> memorization: a draw lies " << format("%.4g", e.memorization.draw_distance)
+          << " from the nearest training snapshot on average, the true next snapshot "
+          << format("%.4g", e.memorization.truth_distance) << "; " << format("%.1f%%", 100 * e.memorization.closer_fraction)
+          << " of the draws are nearer one than their truth is\n";
+    }
+    if (r.plugin)
+        for (const PluginEvaluation::DrawAccuracy& a : r.plugin->draws) {
+            t << "  Plug-in accuracy of every " << label(a.key) << " draw (" << a.samples
+              << " per path), mean [sd, min-max], within 0.5 points of the true snapshot's:\n";
+            for (size_t i = 0; i < a.mean.size(); ++i)
+                t << "    Step " << i + 1 << ": " << format("%.2f%%", a.mean[i]) << " [" << format("%.2f", a.sd[i]) << ", "
+                  << format("%.2f", a.min[i]) << "-" << format("%.2f", a.max[i]) << "], "
+                  << format("%.0f%%", 100 * a.within[i]) << " within 0.5\n";
+        }
+    t << "\n";
+    return t.str();
+}
+
+}  // namespace
+
 std::string summary_text(const ExperimentResults& r) {
     std::ostringstream t;
     t << "Experiment Results Summary:\n" << std::string(50, '=') << "\n\n";
@@ -262,6 +317,7 @@ std::string summary_text(const ExperimentResults& r) {
         }
         t << "\n";
     }
+    if (r.spread) t << spread_text(r);
     bool any_facts = false;
     for (const ForecasterInfo& f : r.forecasters) any_facts |= !f.facts.empty();
     if (any_facts) {
@@ -384,6 +440,26 @@ void write_results(const std::filesystem::path& dir, const ExperimentResults& r)
         }
         j["plug_in"] = p;
     }
+    if (r.spread) {
+        Json sp = {{"levels", calibration_levels()}, {"gaussian_sd", numbers(r.spread->gaussian_sd)}};
+        for (const auto& e : r.spread->entries) {
+            Json entry = {{"coverage", numbers(e.score.coverage)}, {"coverage_50", number(e.score.coverage50)},
+                          {"coverage_90", number(e.score.coverage90)}, {"crps", number(e.score.crps)},
+                          {"values", e.score.values}};
+            if (e.samples) {
+                entry["samples"] = e.samples;
+                entry["memorization"] = {{"draw_distance", number(e.memorization.draw_distance)},
+                                         {"truth_distance", number(e.memorization.truth_distance)},
+                                         {"closer_fraction", number(e.memorization.closer_fraction)}};
+            }
+            sp[e.key] = entry;
+        }
+        if (r.plugin)
+            for (const PluginEvaluation::DrawAccuracy& a : r.plugin->draws)
+                sp[a.key]["plug_in_draws"] = {{"mean", numbers(a.mean)}, {"sd", numbers(a.sd)}, {"min", numbers(a.min)},
+                                              {"max", numbers(a.max)}, {"within_half_point", numbers(a.within)}};
+        j["spread"] = sp;
+    }
     Json times = Json::object();
     for (const auto& [stage, seconds] : r.stage_seconds) times[stage] = seconds;
     j["stage_seconds"] = times;
@@ -499,6 +575,60 @@ void write_plots(const std::filesystem::path& dir, const ExperimentResults& r) {
         }
         save(plot, "base_training");
     }
+    if (r.spread) {
+        // Observed against nominal coverage of the central intervals: on the diagonal is calibrated,
+        // below it overconfident.
+        Plot plot{"Calibration of the forecast distributions (PCA components of the test windows' next snapshot)",
+                  "nominal coverage of the central interval", "observed coverage", {}, false};
+        const std::vector<double>& levels = calibration_levels();
+        plot.series.push_back({"calibrated", levels, levels, {0, 0, 0}, SeriesStyle::kDashedLine});
+        for (size_t e = 0; e < r.spread->entries.size(); ++e) {
+            const SpreadEvaluation::Entry& entry = r.spread->entries[e];
+            std::string name = "Gaussian (last value, train step RMS)";
+            for (const ForecasterInfo& f : r.forecasters)
+                if (f.names.key == entry.key) name = f.names.column;
+            plot.series.push_back({name, levels, entry.score.coverage, colors[(e + 1) % colors.size()], SeriesStyle::kLinePoints});
+        }
+        save(plot, "calibration");
+    }
+    // The sampling forecasters' draws along each run's path: PC1 against the snapshot index, the
+    // true run, the draws' mean and their central 90% band.
+    if (r.extrapolation && r.data)
+        for (size_t f = 0; f < n; ++f) {
+            bool sampled = false;
+            for (const Extrapolation::RunPath& path : r.extrapolation->paths) sampled |= !path.sampled[f].empty();
+            if (!sampled) continue;
+            const PredictorData& data = *r.data;
+            const int64_t d = data.space.dim();
+            Plot plot{"The " + r.forecasters[f].names.column + " draws along each run's path (PC1; band: central 90% of the draws)",
+                      "snapshot", "PC1 score", {}, false};
+            plot.integer_x = true;
+            for (size_t p = 0; p < r.extrapolation->paths.size(); ++p) {
+                const Extrapolation::RunPath& path = r.extrapolation->paths[p];
+                const RunSnapshots& run = data.runs.runs[path.run_index];
+                const Rgb color = colors[p % colors.size()];
+                Series truth{"run " + std::to_string(run.run) + " true", {}, {}, {90, 90, 90}, SeriesStyle::kLinePoints};
+                for (int64_t i = std::max<int64_t>(0, path.start - 2 * data.sequence_length); i < std::min<int64_t>(run.count, path.start + path.steps); ++i) {
+                    truth.x.push_back(double(i));
+                    truth.y.push_back(data.scores[path.run_index][i * d]);
+                }
+                plot.series.push_back(truth);
+                const std::vector<float>& draws = path.sampled[f];
+                const int64_t samples = int64_t(draws.size()) / (int64_t(path.steps) * d);
+                Series mean{"run " + std::to_string(run.run) + " " + r.forecasters[f].names.column, {}, {}, color, SeriesStyle::kLinePoints};
+                std::vector<float> column(samples);
+                for (int i = 0; i < path.steps; ++i) {
+                    for (int64_t k = 0; k < samples; ++k) column[k] = draws[(k * path.steps + i) * d];
+                    std::sort(column.begin(), column.end());
+                    mean.x.push_back(double(path.start + i));
+                    mean.y.push_back(path.predicted[f][i * d]);
+                    mean.low.push_back(sample_quantile(column.data(), samples, 0.05));
+                    mean.high.push_back(sample_quantile(column.data(), samples, 0.95));
+                }
+                plot.series.push_back(mean);
+            }
+            save(plot, (r.forecasters[f].names.key + "_draws").c_str());
+        }
 }
 
 }  // namespace twp

@@ -57,6 +57,7 @@ struct ExperimentResults {
     std::vector<RatioVerdict> verdicts;                // [forecaster]: direct weight-space MSE against last value's
     std::optional<Extrapolation> extrapolation;
     std::optional<PluginEvaluation> plugin;
+    std::optional<SpreadEvaluation> spread;           // when a forecaster samples
     std::vector<std::pair<std::string, double>> stage_seconds;
     std::filesystem::path dir;                         // the results folder (none for train_base)
 };

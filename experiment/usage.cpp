@@ -76,6 +76,10 @@ the honest protocol (twp's own; the reference selects its model on the test wind
                           run every cell of the grid as its own experiment, reusing base
                           training where the base flags agree, and tabulate them
   --jobs N                sweep cells run at once                               [1]
+the diffusion forecaster (diffusion: samples the next snapshot given the last k):
+  --samples S             draws per forecast; point figures use their mean, the spread is
+                          scored by coverage and CRPS, the plug-in test scores every draw [32]
+  --diffusion_steps N     DDIM steps per draw (deterministic sampler; 1..1000)   [50]
 nowcasting (--mode nowcast): the forecasters are fitted on the runs of --snapshot_dir (trained
 there first where missing: --num_runs, at least 2), then --repeats seeds, seeded
 random_seed+100+i, train as plain SGD and once per forecaster with jumps:
