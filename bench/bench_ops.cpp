@@ -1,7 +1,8 @@
 // Every op of the Backend interface, timed one at a time on the CPU backend at the shapes the
 // models run: LeNet-5's layers at batch 32, and the transformer predictor's at B = 32 windows of
 // S = 3 snapshots, D = 500, 5 heads, feed-forward 2048, dropout 0.1 (B*S = 96 rows); Adam over the
-// whole predictor (6 layers plus the output projection). Inputs are random: no op's speed depends
+// whole predictor (6 layers plus the output projection); the diffusion forecaster's noise, timestep
+// embedding and noising at batch 2048, 60 PCA coefficients, embedding 64. Inputs are random: no op's speed depends
 // on the values. Each case is warmed up, then timed over several windows; the median window gives
 // ms per call, and GFLOP/s (GEMM-like ops: 2 flops per multiply-add) or GB/s (memory-bound ops:
 // bytes the op must read and write at least once) follow from it. Prints one JSON object.
@@ -28,7 +29,7 @@ namespace {
 
 struct Case {
     std::string op;     // the Backend method
-    std::string model;  // "lenet5" or "transformer"
+    std::string model;  // "lenet5", "transformer" or "diffusion"
     std::string shape;  // what it runs on, for the reader
     double flops = 0;   // per call; 0 where not meaningful
     double bytes = 0;   // per call; 0 where not meaningful
@@ -282,6 +283,46 @@ void transformer_cases(std::vector<Case>& cases, Backend& backend, Arena& arena)
                      [=, &backend] { backend.adam_update(p, g, m, v, ++*step, adam); }});
 }
 
+// ---- the diffusion forecaster at batch 2048, 60 PCA coefficients, a 64-wide timestep embedding ----
+void diffusion_cases(std::vector<Case>& cases, Backend& backend, Arena& arena) {
+    const int64_t batch = 2048, coefficients = 60, embedding = 64;
+    const Shape xs{batch, coefficients}, rs{batch}, es{batch, embedding};
+    const double x_bytes = 4.0 * double(batch * coefficients), row_bytes = 4.0 * double(batch),
+                 emb_bytes = 4.0 * double(batch * embedding);
+
+    const Tensor noise = arena.zeros(xs);
+    auto offset = std::make_shared<uint64_t>(0);
+    cases.push_back({"normal_fill", "diffusion", "eps [2048, 60]", 0, x_bytes, [=, &backend] {
+        backend.normal_fill(noise, 3, *offset);
+        *offset += uint64_t(noise.numel());
+    }});
+
+    // t: integer steps 0..999, as floats.
+    const Tensor t = arena.random(rs, 500.0f), emb = arena.zeros(es), demb = arena.random(es), dt = arena.zeros(rs);
+    cases.push_back({"timestep_embedding_forward", "diffusion", "t [2048] -> emb [2048, 64]", 0, row_bytes + emb_bytes,
+                     [=, &backend] { backend.timestep_embedding_forward(t, emb); }});
+    cases.push_back({"timestep_embedding_backward", "diffusion", "demb [2048, 64] -> dt [2048]", 0,
+                     2 * row_bytes + emb_bytes,
+                     [=, &backend] { backend.timestep_embedding_backward(t, demb, dt); }});
+
+    // The noising x_t = sqrt(abar) x0 + sqrt(1 - abar) eps: 3 flops an element.
+    const Tensor a = arena.random(rs), c = arena.random(rs), x0 = arena.random(xs), xt = arena.zeros(xs);
+    const Tensor dout = arena.random(xs), dx = arena.zeros(xs), dy = arena.zeros(xs), da = arena.zeros(rs),
+                 dc = arena.zeros(rs);
+    const double n = double(batch * coefficients);
+    cases.push_back({"row_combine_forward", "diffusion", "x [2048, 60], a, c [2048]", 3 * n,
+                     3 * x_bytes + 2 * row_bytes,
+                     [=, &backend] { backend.row_combine_forward(a, x0, c, noise, xt); }});
+    // dx, dy: a product each; da, dc: a multiply-add each. Reads x, y, dout; writes dx, dy.
+    cases.push_back({"row_combine_backward", "diffusion", "x [2048, 60], dx, dy, da, dc", 6 * n,
+                     5 * x_bytes + 4 * row_bytes,
+                     [=, &backend] { backend.row_combine_backward(a, x0, c, noise, dout, dx, dy, da, dc); }});
+    cases.push_back({"row_combine_backward", "diffusion", "x [2048, 60], dx only", n, 3 * x_bytes + row_bytes,
+                     [=, &backend] {
+                         backend.row_combine_backward(a, x0, c, noise, dout, dx, Tensor{}, Tensor{}, Tensor{});
+                     }});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -304,6 +345,7 @@ int main(int argc, char** argv) {
         std::vector<Case> cases;
         lenet5_cases(cases, backend, arena);
         transformer_cases(cases, backend, arena);
+        diffusion_cases(cases, backend, arena);
 
         std::printf("{\"backend\": \"cpu\", \"description\": \"%s\", \"seconds_per_case\": %g, \"ops\": [",
                     backend.description().c_str(), seconds);

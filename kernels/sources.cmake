@@ -37,5 +37,6 @@ set(TWP_KERNEL_TESTS
   tests/test_kernels_lenet.cpp
   tests/test_kernels_transformer.cpp
   tests/test_kernels_attention.cpp
+  tests/test_kernels_diffusion.cpp
   tests/test_kernel_check.cpp     # the kernel tests' own helpers can fail: guards, comparisons
 )

@@ -1,6 +1,6 @@
 // The CUDA backend as a whole (engine/cuda_backend.*) against the CPU backend: LeNet-5 training
 // steps, the captured (CUDA graph) step against the same step op by op, base training with its
-// snapshots, the transformer's ops, and a whole transformer training step. Built twice, like the kernel tests: against the
+// snapshots, the transformer's ops, the diffusion ops, and a whole transformer training step. Built twice, like the kernel tests: against the
 // kernels under the CUDA emulation (twp_cuda_backend_tests, CPU, every CI run) and against the
 // kernels built by nvcc (twp_cuda_backend_tests_gpu, label gpu, skipped without a GPU). With MNIST
 // present, the GPU build also trains a real epoch.
@@ -397,6 +397,72 @@ TEST_CASE("the CUDA backend runs the transformer's non-attention ops as the CPU 
                 REQUIRE(gpu[i][j] == host[i][j]);
             else
                 REQUIRE(std::abs(gpu[i][j] - host[i][j]) <= 1e-5f * (1.0f + std::abs(host[i][j])));
+        }
+    }
+}
+
+TEST_CASE("the CUDA backend runs the diffusion ops as the CPU backend does", "[cuda_backend][diffusion]") {
+    // The forecaster's shapes, smaller: noise [rows, width], t [rows] -> emb [rows, 64], the
+    // noising out = a x + c y and its backward.
+    const int64_t rows = 37, width = 60, embedding = 64, count = rows * width;
+    const Shape xs{rows, width}, rs{rows}, es{rows, embedding};
+    std::mt19937 random(6);
+    std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+    const auto values = [&](int64_t n) {
+        std::vector<float> v(static_cast<size_t>(n));
+        for (float& x : v) x = uniform(random);
+        return v;
+    };
+    const std::vector<float> a = values(rows), c = values(rows), x = values(count), dout = values(count),
+                             demb = values(rows * embedding);
+    std::vector<float> t(static_cast<size_t>(rows));
+    for (int64_t i = 0; i < rows; ++i) t[static_cast<size_t>(i)] = float((i * 271) % 1001);  // 0..1000
+    // Runs every op on one backend; returns every output, downloaded: the exact ones first.
+    const auto run = [&](Backend& be) {
+        Buffer<float> ba(be, rows), bc(be, rows), bx(be, count), by(be, count), bout(be, count), bdout(be, count),
+            bdx(be, count), bdy(be, count), bda(be, rows), bdc(be, rows), bt(be, rows), bemb(be, rows * embedding),
+            bdemb(be, rows * embedding), bdt(be, rows);
+        ba.upload(a);
+        bc.upload(c);
+        bx.upload(x);
+        bdout.upload(dout);
+        bt.upload(t);
+        bdemb.upload(demb);
+        std::vector<std::vector<float>> results;
+        be.normal_fill(by.view(xs), 21, 1000);  // y: the noise (each backend's own)
+        results.push_back(by.download());
+        be.row_combine_forward(ba.view(rs), bx.view(xs), bc.view(rs), by.view(xs), bout.view(xs));
+        results.push_back(bout.download());
+        be.row_combine_backward(ba.view(rs), bx.view(xs), bc.view(rs), by.view(xs), bdout.view(xs), bdx.view(xs),
+                                bdy.view(xs), bda.view(rs), bdc.view(rs));
+        results.push_back(bdx.download());
+        results.push_back(bdy.download());
+        results.push_back(bda.download());
+        results.push_back(bdc.download());
+        be.timestep_embedding_forward(bt.view(rs), bemb.view(es));
+        results.push_back(bemb.download());
+        be.timestep_embedding_backward(bt.view(rs), bdemb.view(es), bdt.view(rs));
+        results.push_back(bdt.download());
+        return results;
+    };
+    const auto gpu = run(cuda());
+    const auto host = run(cpu());
+    REQUIRE(gpu.size() == host.size());
+    // The noise: the same formula, the GPU's logf/cosf a few ulps from glibc's (see
+    // tests/test_kernels_diffusion.cpp); the same bits under the emulation.
+    for (size_t j = 0; j < host[0].size(); ++j) {
+        INFO("noise element " << j << ": cuda " << gpu[0][j] << ", cpu " << host[0][j]);
+        REQUIRE(std::abs(gpu[0][j] - host[0][j]) <= 2e-6f * std::abs(host[0][j]) + 1e-7f);
+    }
+    // The rest to float rounding: the GPU's y is its own noise, so out, dc carry its few ulps too;
+    // da, dc sum in another order; the embedding angles reach 1000 (1e-6 of the angle).
+    for (size_t i = 1; i < gpu.size(); ++i) {
+        INFO("output " << i);
+        REQUIRE(gpu[i].size() == host[i].size());
+        const float scale = i == 6 ? 1000.0f : i == 7 ? 64 * 1000.0f : 1.0f;
+        for (size_t j = 0; j < gpu[i].size(); ++j) {
+            INFO("element " << j << ": cuda " << gpu[i][j] << ", cpu " << host[i][j]);
+            REQUIRE(std::abs(gpu[i][j] - host[i][j]) <= 1e-5f * (scale + std::abs(host[i][j])));
         }
     }
 }
