@@ -152,7 +152,8 @@ public:
     // out [B, ...] = a[b] x[b] + c[b] y[b] row by row: a, c [B]; x, y, out [B, ...] of one size;
     // out may alias x or y. The noising x_t = sqrt(abar) x_0 + sqrt(1 - abar) eps and a DDIM step.
     virtual void row_combine_forward(Tensor a, Tensor x, Tensor c, Tensor y, Tensor out) = 0;
-    // dx = a dout, dy = c dout, da[b] = dout[b] . x[b], dc[b] = dout[b] . y[b]; each optional (empty).
+    // dx = a dout, dy = c dout, da[b] = dout[b] . x[b], dc[b] = dout[b] . y[b]; each optional (empty);
+    // dx and dy must not alias dout (da and dc read it after them).
     virtual void row_combine_backward(Tensor a, Tensor x, Tensor c, Tensor y, Tensor dout, Tensor dx, Tensor dy,
                                       Tensor da, Tensor dc) = 0;
 

@@ -59,6 +59,41 @@ const char* split_description(const std::string& split) {
                            : "one run held out at a time: PCA and every fit on the others, tested on it";
 }
 
+// Per repeat, each spread entry's scores pooled over the repeat's units (weighted by their values),
+// then the mean over repeats with its interval.
+std::vector<SplitAggregate::Spread> aggregate_spread(const std::vector<const UnitRecord*>& units) {
+    std::vector<SplitAggregate::Spread> result;
+    if (units.empty()) return result;
+    std::vector<int> repeats;
+    for (const UnitRecord* u : units)
+        if (std::find(repeats.begin(), repeats.end(), u->repeat) == repeats.end()) repeats.push_back(u->repeat);
+    for (const SpreadEvaluation::Entry& entry : units.front()->spread) {
+        std::vector<double> c50, c90, crps, ratio;
+        for (const int repeat : repeats) {
+            double values = 0, s50 = 0, s90 = 0, scrps = 0, gaussian = 0;
+            for (const UnitRecord* u : units) {
+                if (u->repeat != repeat) continue;
+                for (const SpreadEvaluation::Entry& e : u->spread) {
+                    const double v = double(e.score.values);
+                    if (e.key == "gaussian") gaussian += e.score.crps * v;
+                    if (e.key != entry.key) continue;
+                    values += v;
+                    s50 += e.score.coverage50 * v;
+                    s90 += e.score.coverage90 * v;
+                    scrps += e.score.crps * v;
+                }
+            }
+            if (values == 0) continue;
+            c50.push_back(s50 / values);
+            c90.push_back(s90 / values);
+            crps.push_back(scrps / values);
+            ratio.push_back(entry.key == "gaussian" || gaussian == 0 ? NAN : scrps / gaussian);
+        }
+        result.push_back({entry.key, mean_interval(c50), mean_interval(c90), mean_interval(crps), mean_interval(ratio)});
+    }
+    return result;
+}
+
 }  // namespace
 
 UnitRecord record_unit(const ExperimentResults& unit, int repeat, const std::string& split, int fold) {
@@ -86,6 +121,7 @@ UnitRecord record_unit(const ExperimentResults& unit, int repeat, const std::str
         }
     }
     r.base_runs = unit.base_runs;
+    if (unit.spread) r.spread = unit.spread->entries;
     return r;
 }
 
@@ -200,6 +236,7 @@ std::vector<SplitAggregate> aggregate_units(const std::vector<UnitRecord>& units
             for (const UnitRecord* u : of_split) add_strata(u->direct, u->run_of_window, f, size_t(reference), u->repeat, paired);
             a.verdicts.push_back(ratio_to_reference(paired, seed));
         }
+        a.spread = aggregate_spread(of_split);
         result.push_back(std::move(a));
     }
     return result;
@@ -255,6 +292,18 @@ std::string study_summary_text(const StudyResults& s) {
                 t << "  Step " << i + 1 << ":";
                 for (size_t f = 0; f < n; ++f) t << " " << padded_right(format("%.4e", a.extrapolation[f][i].mean), 15);
                 t << "\n";
+            }
+        }
+        if (!a.spread.empty()) {
+            t << "Forecast spread (PCA space, next snapshot of every test window, per component), mean over repeats [95%]:\n";
+            t << "  " << padded_right("", 40) << padded_right("50% covered", 24) << padded_right("90% covered", 24)
+              << padded_right("CRPS", 30) << "CRPS / Gaussian's\n";
+            for (const SplitAggregate::Spread& sp : a.spread) {
+                const std::string name = sp.key == "gaussian" ? "Gaussian (last value, train step RMS)"
+                                                              : series_column(a.forecasters, sp.key);
+                t << "  " << padded_right(name, 40) << padded_right(interval_text(sp.coverage50, "%.3f"), 24)
+                  << padded_right(interval_text(sp.coverage90, "%.3f"), 24) << padded_right(interval_text(sp.crps, "%.4g"), 30)
+                  << (sp.key == "gaussian" ? std::string("") : interval_text(sp.crps_ratio, "%.3g")) << "\n";
             }
         }
         if (!a.plugin.empty() && steps > 0) {
@@ -318,6 +367,11 @@ void write_study(const StudyResults& s) {
             plugin[a.plugin_series[sr]] = per_step;
         }
         split["plug_in_accuracy_per_step"] = plugin;
+        Json spread = Json::object();
+        for (const SplitAggregate::Spread& sp : a.spread)
+            spread[sp.key] = {{"coverage_50", interval_json(sp.coverage50)}, {"coverage_90", interval_json(sp.coverage90)},
+                              {"crps", interval_json(sp.crps)}, {"crps_ratio_to_gaussian", interval_json(sp.crps_ratio)}};
+        if (!a.spread.empty()) split["spread"] = spread;
         splits[a.split] = split;
     }
     j["splits"] = splits;

@@ -37,6 +37,7 @@ struct UnitRecord {
     std::vector<std::string> plugin_series;
     std::vector<std::vector<std::vector<double>>> plugin_per_run;  // [series][run][step]
     std::vector<RunSummary> base_runs;        // of its repeat, on the first unit of a repeat
+    std::vector<SpreadEvaluation::Entry> spread;  // the sampling forecasters' and the Gaussian's (evaluation.hpp)
 };
 
 // Keeps what the aggregate needs of a finished unit.
@@ -53,6 +54,14 @@ struct SplitAggregate {
     std::vector<std::string> plugin_series;
     std::vector<std::vector<Interval>> plugin;                  // [series][step], accuracy %
     int64_t windows = 0;                                        // test windows per repeat
+    // The spread of the sampling forecasters and the Gaussian baseline, over repeats (a repeat's
+    // folds pooled, weighted by the values they score).
+    struct Spread {
+        std::string key;
+        Interval coverage50, coverage90, crps;
+        Interval crps_ratio;  // to the Gaussian's, per repeat (NaN for the Gaussian itself)
+    };
+    std::vector<Spread> spread;
 };
 
 struct StudyResults {

@@ -38,7 +38,7 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTWP_CUDA=OFF \
     -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" > build-asan/build.log 2>&1 ||
     { cat build-asan/build.log; exit 1; }
 cmake --build build-asan -j "$jobs" --target twp twp_tests twp_mnist_tests twp_kernel_tests twp_cuda_backend_tests \
-    twp_pca_device_tests twp_pipeline_cuda_tests twp_per_weight_cuda_tests twp_capture_tests >> build-asan/build.log 2>&1 ||
+    twp_pca_device_tests twp_pipeline_cuda_tests twp_per_weight_cuda_tests twp_diffusion_cuda_tests twp_capture_tests >> build-asan/build.log 2>&1 ||
     { tail -n 60 build-asan/build.log; exit 1; }
 echo "sanitize: build-asan built in $((SECONDS - started)) s"
 
