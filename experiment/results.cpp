@@ -578,7 +578,7 @@ void write_plots(const std::filesystem::path& dir, const ExperimentResults& r) {
     if (r.spread) {
         // Observed against nominal coverage of the central intervals: on the diagonal is calibrated,
         // below it overconfident.
-        Plot plot{"Calibration of the forecast distributions (PCA components of the test windows' next snapshot)",
+        Plot plot{"Calibration of the forecast distributions (test windows, PCA components)",
                   "nominal coverage of the central interval", "observed coverage", {}, false};
         const std::vector<double>& levels = calibration_levels();
         plot.series.push_back({"calibrated", levels, levels, {0, 0, 0}, SeriesStyle::kDashedLine});
@@ -591,8 +591,9 @@ void write_plots(const std::filesystem::path& dir, const ExperimentResults& r) {
         }
         save(plot, "calibration");
     }
-    // The sampling forecasters' draws along each run's path: PC1 against the snapshot index, the
-    // true run, the draws' mean and their central 90% band.
+    // The sampling forecasters' draws along each run's path: PC1's change since the path's last
+    // input (so that runs far apart on PC1 share a scale where the band shows) against the
+    // snapshot index, the true run, the draws' mean and their central 90% band.
     if (r.extrapolation && r.data)
         for (size_t f = 0; f < n; ++f) {
             bool sampled = false;
@@ -600,17 +601,18 @@ void write_plots(const std::filesystem::path& dir, const ExperimentResults& r) {
             if (!sampled) continue;
             const PredictorData& data = *r.data;
             const int64_t d = data.space.dim();
-            Plot plot{"The " + r.forecasters[f].names.column + " draws along each run's path (PC1; band: central 90% of the draws)",
-                      "snapshot", "PC1 score", {}, false};
+            Plot plot{"The " + r.forecasters[f].names.column + " draws along each run's path (band: central 90% of the draws)",
+                      "snapshot", "PC1 score minus its value at the path's last input", {}, false};
             plot.integer_x = true;
             for (size_t p = 0; p < r.extrapolation->paths.size(); ++p) {
                 const Extrapolation::RunPath& path = r.extrapolation->paths[p];
                 const RunSnapshots& run = data.runs.runs[path.run_index];
                 const Rgb color = colors[p % colors.size()];
-                Series truth{"run " + std::to_string(run.run) + " true", {}, {}, {90, 90, 90}, SeriesStyle::kLinePoints};
+                const double origin = data.scores[path.run_index][(path.start - 1) * d];
+                Series truth{"run " + std::to_string(run.run) + " true", {}, {}, color, SeriesStyle::kDashedLine};
                 for (int64_t i = std::max<int64_t>(0, path.start - 2 * data.sequence_length); i < std::min<int64_t>(run.count, path.start + path.steps); ++i) {
                     truth.x.push_back(double(i));
-                    truth.y.push_back(data.scores[path.run_index][i * d]);
+                    truth.y.push_back(data.scores[path.run_index][i * d] - origin);
                 }
                 plot.series.push_back(truth);
                 const std::vector<float>& draws = path.sampled[f];
@@ -621,9 +623,9 @@ void write_plots(const std::filesystem::path& dir, const ExperimentResults& r) {
                     for (int64_t k = 0; k < samples; ++k) column[k] = draws[(k * path.steps + i) * d];
                     std::sort(column.begin(), column.end());
                     mean.x.push_back(double(path.start + i));
-                    mean.y.push_back(path.predicted[f][i * d]);
-                    mean.low.push_back(sample_quantile(column.data(), samples, 0.05));
-                    mean.high.push_back(sample_quantile(column.data(), samples, 0.95));
+                    mean.y.push_back(path.predicted[f][i * d] - origin);
+                    mean.low.push_back(sample_quantile(column.data(), samples, 0.05) - origin);
+                    mean.high.push_back(sample_quantile(column.data(), samples, 0.95) - origin);
                 }
                 plot.series.push_back(mean);
             }
