@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "engine/error.hpp"
-#include "engine/random.hpp"
+#include "experiment/linear_init.hpp"
 
 namespace twp {
 
@@ -34,16 +34,7 @@ DiffusionDenoiser::DiffusionDenoiser(Backend& backend, const DenoiserShape& shap
 }
 
 void DiffusionDenoiser::initialize(uint64_t seed) {
-    Rng rng(seed, RngStream::kInit);
-    std::vector<float> host(layout_.total(), 0.0f);
-    for (const char* layer : {"in_x", "in_cond", "in_time", "fc2"}) {
-        const ParamEntry& w = layout_.at(std::string(layer) + ".weight");
-        const ParamEntry& b = layout_.at(std::string(layer) + ".bias");
-        const float bound = 1.0f / std::sqrt(float(w.shape[1]));
-        for (const ParamEntry* e : {&w, &b})
-            for (int64_t i = 0; i < e->shape.numel(); ++i) host[e->offset + i] = rng.uniform(bound);
-    }
-    parameters_.upload(host);
+    parameters_.upload(linear_default_parameters(layout_, {"in_x", "in_cond", "in_time", "fc2"}, seed));
 }
 
 Tensor DiffusionDenoiser::forward(Tensor x, Tensor cond, Tensor t, Tensor skip) {

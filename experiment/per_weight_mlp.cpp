@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "engine/error.hpp"
-#include "engine/random.hpp"
+#include "experiment/linear_init.hpp"
 
 namespace twp {
 
@@ -25,17 +25,7 @@ PerWeightMlp::PerWeightMlp(Backend& backend, int64_t inputs, int64_t hidden, int
 }
 
 void PerWeightMlp::initialize(uint64_t seed) {
-    Rng rng(seed, RngStream::kInit);
-    std::vector<float> host(layout_.total(), 0.0f);
-    // A bias shares its weight's fan-in; the output layer stays zero.
-    for (const char* layer : {"fc1", "fc2"}) {
-        const ParamEntry& w = layout_.at(std::string(layer) + ".weight");
-        const ParamEntry& b = layout_.at(std::string(layer) + ".bias");
-        const float bound = 1.0f / std::sqrt(float(w.shape[1]));
-        for (const ParamEntry* e : {&w, &b})
-            for (int64_t i = 0; i < e->shape.numel(); ++i) host[e->offset + i] = rng.uniform(bound);
-    }
-    parameters_.upload(host);
+    parameters_.upload(linear_default_parameters(layout_, {"fc1", "fc2"}, seed));
 }
 
 Tensor PerWeightMlp::forward(Tensor x) {

@@ -3,6 +3,8 @@
 // op forgot to write fails the comparison), and central finite differences in double precision.
 #pragma once
 
+#include <omp.h>
+
 #include <functional>
 #include <type_traits>
 #include <vector>
@@ -12,6 +14,15 @@
 #include "tests/check.hpp"
 
 namespace twp::test {
+
+// Runs f with `threads` OpenMP threads, then restores the previous count.
+template <class F>
+void with_threads(int threads, F&& f) {
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    f();
+    omp_set_num_threads(saved);
+}
 
 inline CpuBackend& backend() {
     static CpuBackend instance;

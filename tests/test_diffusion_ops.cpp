@@ -29,15 +29,6 @@ using namespace twp::test;
 
 namespace {
 
-// Runs f with `threads` OpenMP threads, then restores the previous count.
-template <class F>
-void with_threads(int threads, F&& f) {
-    const int saved = omp_get_max_threads();
-    omp_set_num_threads(threads);
-    f();
-    omp_set_num_threads(saved);
-}
-
 // The normal draw of Backend::normal_fill spelled out in double from philox4x32 (not from
 // standard_normal): block `counter` of seed's kNoise stream, u1 = (w0 >> 8) + 1 over 2^24 in
 // (0, 1], u2 = (w1 >> 8) over 2^24 in [0, 1), sqrt(-2 ln u1) cos(2 pi u2).

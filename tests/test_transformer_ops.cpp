@@ -29,15 +29,6 @@ using namespace twp::test;
 namespace {
 
 
-// Runs f with `threads` OpenMP threads, then restores the previous count.
-template <class F>
-void with_threads(int threads, F&& f) {
-    const int saved = omp_get_max_threads();
-    omp_set_num_threads(threads);
-    f();
-    omp_set_num_threads(saved);
-}
-
 // The dropout formula of DropoutSpec, spelled out from philox4x32 (not from dropout_keep).
 bool kept_by_formula(const DropoutSpec& spec, uint64_t index) {
     const uint64_t c = spec.offset + index;
