@@ -87,10 +87,10 @@ double lenet5_loss_double(const std::vector<double>& p, const std::vector<double
         f1(b * 120), f2(b * 84), out(b * 10), losses(b);
     std::vector<double> work(std::max(cpu::conv2d_workspace_size(d1), cpu::conv2d_workspace_size(d2)));
     std::vector<int32_t> arg(b * 6 * 196), correct(b);
-    cpu::conv2d_forward(images.data(), at("conv1.weight"), at("conv1.bias"), c1.data(), d1, false, true, work.data());
+    cpu::conv2d_forward(images.data(), at("conv1.weight"), at("conv1.bias"), c1.data(), d1, false, work.data());
     cpu::relu_forward(c1.data(), c1.data(), int64_t(c1.size()));
     cpu::maxpool2_forward(c1.data(), p1.data(), arg.data(), b * 6, 28, 28);
-    cpu::conv2d_forward(p1.data(), at("conv2.weight"), at("conv2.bias"), c2.data(), d2, false, true, work.data());
+    cpu::conv2d_forward(p1.data(), at("conv2.weight"), at("conv2.bias"), c2.data(), d2, false, work.data());
     cpu::relu_forward(c2.data(), c2.data(), int64_t(c2.size()));
     cpu::maxpool2_forward(c2.data(), p2.data(), arg.data(), b * 16, 10, 10);
     cpu::linear_forward(p2.data(), at("fc1.weight"), at("fc1.bias"), f1.data(), b, 400, 120);

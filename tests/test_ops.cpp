@@ -88,12 +88,12 @@ TEST_CASE("conv2d backward matches finite differences", "[ops][conv2d][gradient]
         const auto r = random_vector<double>(d.batch * d.out_channels * d.pixels(), 7);
         std::vector<double> y(r.size()), work(cpu::conv2d_workspace_size(d));
         const auto loss = [&] {
-            cpu::conv2d_forward(x.data(), w.data(), b.data(), y.data(), d, false, true, work.data());
+            cpu::conv2d_forward(x.data(), w.data(), b.data(), y.data(), d, false, work.data());
             return dot(y, r);
         };
         loss();
         std::vector<double> dx(x.size()), dw(w.size()), db(b.size());
-        cpu::conv2d_backward(w.data(), r.data(), dx.data(), dw.data(), db.data(), d, work.data());
+        cpu::conv2d_backward(x.data(), w.data(), r.data(), dx.data(), dw.data(), db.data(), d, work.data());
         require_close(dx, numeric_gradient(x, loss), {1e-6, 1e-8});
         require_close(dw, numeric_gradient(w, loss), {1e-6, 1e-8});
         require_close(db, numeric_gradient(b, loss), {1e-6, 1e-8});
@@ -109,8 +109,8 @@ TEST_CASE("conv2d backward through the backend equals the double reference in fl
     const auto dy = random_vector<double>(d.batch * d.out_channels * d.pixels(), 11);
     std::vector<double> y(dy.size()), work(cpu::conv2d_workspace_size(d)), dx(x.size()),
         dw(w.size()), db(b.size());
-    cpu::conv2d_forward(x.data(), w.data(), b.data(), y.data(), d, false, true, work.data());
-    cpu::conv2d_backward(w.data(), dy.data(), dx.data(), dw.data(), db.data(), d, work.data());
+    cpu::conv2d_forward(x.data(), w.data(), b.data(), y.data(), d, false, work.data());
+    cpu::conv2d_backward(x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data(), d, work.data());
 
     const Shape xs{d.batch, d.in_channels, d.height, d.width}, ws{d.out_channels, d.in_channels, 5, 5};
     const Shape ys{d.batch, d.out_channels, d.out_height(), d.out_width()};

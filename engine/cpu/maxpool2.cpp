@@ -18,18 +18,17 @@ void maxpool2_forward(const T* x, T* y, int32_t* argmax, int64_t planes, int64_t
             const T* bottom = top + width;
             T* out_row = out + oh * ow_count;
             int32_t* arg_row = arg + oh * ow_count;
-            // Branch-free selects, so the loop vectorizes: comparisons on random data would
-            // mispredict half the time.
-#pragma omp simd
+            // Written so that GCC vectorizes it (compares and blends; comparisons on random
+            // data would mispredict half the time): a candidate takes over when it is not <= the
+            // best so far (greater, or NaN) and the best is not already a NaN, so the first NaN
+            // wins. A || of two NaN tests, or the same in bitwise form, is not if-converted.
             for (int64_t ow = 0; ow < ow_count; ++ow) {
-                T best = top[2 * ow];
+                const T a = top[2 * ow], b = top[2 * ow + 1], c = bottom[2 * ow], e = bottom[2 * ow + 1];
+                T best = a;
                 int32_t where = 0;
-                const T candidates[3] = {top[2 * ow + 1], bottom[2 * ow], bottom[2 * ow + 1]};
-                for (int32_t i = 0; i < 3; ++i) {
-                    const bool take = candidates[i] > best || (candidates[i] != candidates[i] && best == best);
-                    best = take ? candidates[i] : best;
-                    where = take ? i + 1 : where;
-                }
+                if (!(b <= best) && best == best) { best = b; where = 1; }
+                if (!(c <= best) && best == best) { best = c; where = 2; }
+                if (!(e <= best) && best == best) { best = e; where = 3; }
                 out_row[ow] = best;
                 arg_row[ow] = where;
             }
@@ -46,12 +45,23 @@ void maxpool2_backward(const T* dy, const int32_t* argmax, T* dx, int64_t planes
         T* in_grad = dx + plane * height * width;
         const T* out_grad = dy + plane * oh_count * ow_count;
         const int32_t* arg = argmax + plane * oh_count * ow_count;
-        for (int64_t i = 0; i < height * width; ++i) in_grad[i] = T(0);
-        for (int64_t oh = 0; oh < oh_count; ++oh)
+        // Every input position is written once (its gradient or 0), with no separate zero fill:
+        // the four positions of each window get selects, which vectorize.
+        for (int64_t oh = 0; oh < oh_count; ++oh) {
+            T* top = in_grad + 2 * oh * width;
+            T* bottom = top + width;
+            const T* g = out_grad + oh * ow_count;
+            const int32_t* a = arg + oh * ow_count;
+#pragma omp simd
             for (int64_t ow = 0; ow < ow_count; ++ow) {
-                const int32_t a = arg[oh * ow_count + ow];
-                in_grad[(2 * oh + a / 2) * width + 2 * ow + a % 2] = out_grad[oh * ow_count + ow];
+                const T grad = g[ow];
+                const int32_t where = a[ow];
+                top[2 * ow] = where == 0 ? grad : T(0);
+                top[2 * ow + 1] = where == 1 ? grad : T(0);
+                bottom[2 * ow] = where == 2 ? grad : T(0);
+                bottom[2 * ow + 1] = where == 3 ? grad : T(0);
             }
+        }
     }
 }
 

@@ -18,16 +18,15 @@ constexpr int64_t kGradientChunks = 8;
 // Workspace floats (or doubles) conv2d needs for dims.batch images.
 int64_t conv2d_workspace_size(const Conv2dDims& dims);
 
-// x [B,Ci,H,W], w [Co,Ci,K,K], b [Co] -> y [B,Co,Ho,Wo] (with ReLU applied when relu). With
-// keep_for_backward, leaves the im2col matrix of every image ([B, Ci*K*K, Ho*Wo]) at the start
-// of the workspace for backward; otherwise each thread reuses one such matrix, which stays in cache.
+// x [B,Ci,H,W], w [Co,Ci,K,K], b [Co] -> y [B,Co,Ho,Wo] (with ReLU applied when relu). Keeps
+// nothing for backward: the workspace is scratch.
 template <class T>
 void conv2d_forward(const T* x, const T* w, const T* b, T* y, const Conv2dDims& dims, bool relu,
-                    bool keep_for_backward, T* workspace);
+                    T* workspace);
 
-// Reads the im2col matrices forward left; dx may be null.
+// From the forward's input x again (backward builds its im2col matrices itself); dx may be null.
 template <class T>
-void conv2d_backward(const T* w, const T* dy, T* dx, T* dw, T* db, const Conv2dDims& dims,
+void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, const Conv2dDims& dims,
                      T* workspace);
 
 // 2x2 max pooling over `planes` = B*C planes of [height, width] (both even).
