@@ -4,7 +4,7 @@
 // median of several timed repeats. Prints one JSON object; bench/run_bench_lenet5.sh runs it next
 // to the PyTorch peer and prints the ratio.
 //
-// usage: bench_lenet5 [--seconds S] [--threads N]
+// usage: bench_lenet5 [--seconds S] [--threads N] [--batches 32,64] [--no-inference]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -48,10 +48,29 @@ double median_rate(const std::function<void()>& step, double items_per_call, dou
 int main(int argc, char** argv) {
     double seconds = 5.0;
     int threads = 0;
-    for (int i = 1; i + 1 < argc; i += 2) {
+    std::vector<int64_t> batches = {32, 64};
+    bool inference_too = true;
+    for (int i = 1; i < argc; ++i) {
         const std::string flag = argv[i];
-        if (flag == "--seconds") seconds = std::atof(argv[i + 1]);
-        else if (flag == "--threads") threads = std::atoi(argv[i + 1]);
+        const bool has_value = i + 1 < argc;
+        if (flag == "--no-inference") inference_too = false;
+        else if (flag == "--seconds" && has_value) seconds = std::atof(argv[++i]);
+        else if (flag == "--threads" && has_value) threads = std::atoi(argv[++i]);
+        else if (flag == "--batches" && has_value) {
+            batches.clear();
+            for (const char* p = argv[++i]; *p;) {
+                char* end = nullptr;
+                batches.push_back(std::strtoll(p, &end, 10));
+                if (end == p || batches.back() <= 0) {
+                    std::fprintf(stderr, "bench_lenet5: --batches wants positive numbers like 32,64\n");
+                    return 2;
+                }
+                p = *end == ',' ? end + 1 : end;
+            }
+        } else {
+            std::fprintf(stderr, "usage: bench_lenet5 [--seconds S] [--threads N] [--batches 32,64] [--no-inference]\n");
+            return 2;
+        }
     }
     try {
         CpuBackend backend(threads);
@@ -61,7 +80,7 @@ int main(int argc, char** argv) {
         SgdConfig sgd;
 
         std::printf("{\"backend\": \"cpu\", \"description\": \"%s\"", backend.description().c_str());
-        for (int64_t batch : {32, 64}) {
+        for (int64_t batch : batches) {
             LeNet5 model(backend, batch);
             model.initialize(0);
             Buffer<float> momentum(backend, LeNet5::kParameterCount);
@@ -89,11 +108,14 @@ int main(int argc, char** argv) {
                         median_rate(step, double(batch), seconds));
             std::fflush(stdout);
         }
-        LeNet5 model(backend, 1000);
-        model.initialize(0);
-        const double inference =
-            median_rate([&] { evaluate(backend, model, test, 1000); }, 10000.0, seconds);
-        std::printf(", \"inference_images_per_s_batch1000\": %.1f}\n", inference);
+        if (inference_too) {
+            LeNet5 model(backend, 1000);
+            model.initialize(0);
+            const double inference =
+                median_rate([&] { evaluate(backend, model, test, 1000); }, 10000.0, seconds);
+            std::printf(", \"inference_images_per_s_batch1000\": %.1f", inference);
+        }
+        std::printf("}\n");
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_lenet5: %s\n", e.what());
         return 1;

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 
 #include "engine/buffer.hpp"
@@ -190,6 +191,56 @@ TEST_CASE("maxpool2 matches a reference and finite differences", "[ops][maxpool2
         cpu::maxpool2_backward(r.data(), argmax.data(), dx.data(), planes, h, w);
         require_close(dx, numeric_gradient(x, loss), {1e-6, 1e-8});
     }
+}
+
+TEST_CASE("maxpool2's vector rows keep the scalar rule on ties and NaNs, at every row length",
+          "[ops][maxpool2]") {
+    // Values from {0, 1, 2} make ties common; a few NaNs test "the first NaN wins". Rows of 1 to 20
+    // outputs cover the 8- and 16-lane vectors, rows longer than one vector, and the scalar rows
+    // at the tensor's end.
+    for (int64_t w = 2; w <= 40; w += 2)
+        for (const int64_t h : {2, 4}) {
+            CAPTURE(w, h);
+            const int64_t planes = 3, outputs = planes * (h / 2) * (w / 2);
+            std::vector<double> x(planes * h * w);
+            uint64_t state = uint64_t(w * 131 + h);
+            for (double& v : x) {
+                state = state * 6364136223846793005ull + 1442695040888963407ull;
+                const uint64_t draw = state >> 33;
+                v = draw % 23 == 0 ? std::nan("") : double(draw % 3);
+            }
+            std::vector<double> y(outputs), expected(outputs);
+            std::vector<int32_t> arg(outputs), expected_arg(outputs);
+            for (int64_t p = 0; p < planes; ++p)
+                for (int64_t i = 0; i < h / 2; ++i)
+                    for (int64_t j = 0; j < w / 2; ++j) {
+                        const double* at = &x[p * h * w + 2 * i * w + 2 * j];
+                        const double window[4] = {at[0], at[1], at[w], at[w + 1]};
+                        int32_t best = 0;
+                        for (int32_t k = 1; k < 4; ++k) {
+                            if (std::isnan(window[best])) break;
+                            if (std::isnan(window[k]) || window[k] > window[best]) best = k;
+                        }
+                        const int64_t o = (p * (h / 2) + i) * (w / 2) + j;
+                        expected[o] = window[best];
+                        expected_arg[o] = best;
+                    }
+            cpu::maxpool2_forward(x.data(), y.data(), arg.data(), planes, h, w);
+            REQUIRE(arg == expected_arg);
+            for (int64_t o = 0; o < outputs; ++o)
+                REQUIRE((y[o] == expected[o] || (std::isnan(y[o]) && std::isnan(expected[o]))));
+
+            std::vector<double> dy(outputs), dx(x.size(), -1.0), expected_dx(x.size(), 0.0);
+            for (int64_t o = 0; o < outputs; ++o) dy[o] = double(o + 1);
+            for (int64_t p = 0; p < planes; ++p)
+                for (int64_t i = 0; i < h / 2; ++i)
+                    for (int64_t j = 0; j < w / 2; ++j) {
+                        const int64_t o = (p * (h / 2) + i) * (w / 2) + j, a = expected_arg[o];
+                        expected_dx[p * h * w + (2 * i + a / 2) * w + 2 * j + a % 2] = dy[o];
+                    }
+            cpu::maxpool2_backward(dy.data(), arg.data(), dx.data(), planes, h, w);
+            REQUIRE(dx == expected_dx);
+        }
 }
 
 TEST_CASE("relu forward, backward and finite differences", "[ops][relu][gradient]") {

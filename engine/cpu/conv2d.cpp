@@ -132,7 +132,7 @@ void forward_image_rows(const T* in, int64_t hp, int64_t wp, const T* wt, int64_
                     }
                 for (int64_t j = 0; j < channels; ++j) {
                     Vec v = acc[j] + b[cb + j];
-                    if (relu) v = (v > T(0)) | (v != v) ? v : Vec{};  // ReLU keeps NaN
+                    if (relu) v = ((v > T(0)) | (v != v)) ? v : Vec{};  // ReLU keeps NaN
                     std::memcpy(y + (cb + j) * p_count + oh * wo + ow0, &v, sizeof v);
                 }
                 if (ow0 == wo - L) break;
