@@ -43,6 +43,11 @@ public:
     // Whether the memory this backend allocates is host memory: the host may look at an op's
     // output without a copy worth avoiding (the CPU), rather than across a bus (a device).
     virtual bool memory_is_host() const = 0;
+    // Host threads the ops may use: the most this backend was given, and how many the next ops
+    // use (1..max_threads; what the ops compute does not depend on it). A device backend runs its
+    // ops on the device: 1, and use_threads changes nothing.
+    virtual int max_threads() const { return 1; }
+    virtual void use_threads(int threads) { (void)threads; }
 
     // ---- memory (owned through Buffer<T>, engine/buffer.hpp) ----
     virtual void* allocate_bytes(std::size_t bytes) = 0;

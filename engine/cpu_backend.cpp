@@ -31,6 +31,12 @@ CpuBackend::CpuBackend(int threads) {
     blas::use_single_threaded_blas();
 }
 
+void CpuBackend::use_threads(int threads) {
+    TWP_CHECK(threads >= 1 && threads <= threads_,
+              "use_threads(" << threads << "): this CPU backend has 1.." << threads_ << " threads");
+    omp_set_num_threads(threads);
+}
+
 std::string CpuBackend::description() const {
     std::ostringstream text;
     text << "CPU, " << threads_ << " OpenMP threads, " << blas::blas_description();

@@ -18,6 +18,8 @@ public:
     std::string description() const override;
     std::int64_t max_attention_sequence() const override { return 0; }
     bool memory_is_host() const override { return true; }
+    int max_threads() const override { return threads_; }
+    void use_threads(int threads) override;
 
     void* allocate_bytes(std::size_t bytes) override;
     void free_bytes(void* pointer) noexcept override;

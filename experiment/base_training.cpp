@@ -16,6 +16,7 @@
 #include "experiment/numbers.hpp"
 #include "experiment/progress.hpp"
 #include "experiment/snapshots.hpp"
+#include "experiment/thread_tuner.hpp"
 #include "experiment/training_settings.hpp"
 
 namespace twp {
@@ -138,13 +139,13 @@ std::optional<BaseCheckpoint> find_resume_point(const std::filesystem::path& dir
 class RunTrainer {
 public:
     RunTrainer(Backend& backend, const Dataset& dataset, const DeviceImageSet& train, const DeviceImageSet& test,
-               const BaseTrainingOptions& options, int run)
+               const BaseTrainingOptions& options, int run, ThreadTuner* tuner)
         : backend_(backend), dataset_(dataset), train_(train), test_(test), options_(options), run_(run),
           seed_(options.random_seed + uint64_t(run) - 1), batch_(options.batch_size),
           batches_per_epoch_((train.count + batch_ - 1) / batch_),  // the last may be short
           snapshot_after_(snapshot_batches(batches_per_epoch_, options.snapshots_per_epoch)),
           dir_(run_directory(options.snapshot_dir, run)), settings_(run_settings(dataset, options, run, seed_, train.count)),
-          index_(dir_) {}
+          index_(dir_), tuner_(tuner) {}
 
     RunSummary run() {
         RunSummary summary;
@@ -299,7 +300,15 @@ private:
         for (int64_t b = start_batch; b < batches_per_epoch_; ++b) {
             const int64_t first = b * batch_, n = std::min(batch_, train_.count - first);
             backend_.copy_device(step_rows_->data(), order_->data() + first, sizeof(int32_t) * n);
-            step(n);
+            if (tuner_) {
+                // The CPU backend's ops are synchronous: the step's wall time is its cost.
+                backend_.use_threads(tuner_->threads());
+                const auto started = Clock::now();
+                step(n);
+                tuner_->record(std::chrono::duration<double>(Clock::now() - started).count());
+            } else {
+                step(n);
+            }
             backend_.copy_device(epoch_losses_->data() + first, step_losses_->data(), sizeof(float) * n);
             backend_.copy_device(epoch_correct_->data() + first, step_correct_->data(), sizeof(int32_t) * n);
             ++step_;
@@ -400,6 +409,7 @@ private:
     int first_epoch_ = 1;
     int64_t first_batch_ = 0;  // > 0: the first epoch continues from the checkpoint's order
     Evaluation last_test_;
+    ThreadTuner* tuner_;  // null: the backend's threads as they are
     std::unique_ptr<CapturedWork> captured_step_;
     bool capture_tried_ = !options_.capture_step;
     bool full_step_done_ = false;
@@ -413,9 +423,20 @@ std::vector<RunSummary> train_base(Backend& backend, const Dataset& dataset,
                   options.batch_size >= 1 && options.test_batch_size >= 1,
               "base training needs at least one epoch, run, snapshot and image per batch");
     const DeviceImageSet train(backend, dataset.train), test(backend, dataset.test);
+    // One tuner for all runs: whatever shares the machine outlasts a run. The stages after this
+    // one get all the backend's threads back, however training ends.
+    std::optional<ThreadTuner> tuner;
+    if (options.tune_threads && backend.max_threads() > 1) tuner.emplace(backend.max_threads());
+    struct RestoreThreads {
+        Backend& backend;
+        bool tuned;
+        ~RestoreThreads() {
+            if (tuned) backend.use_threads(backend.max_threads());
+        }
+    } restore{backend, tuner.has_value()};
     std::vector<RunSummary> summaries;
     for (int run = 1; run <= options.num_runs; ++run)
-        summaries.push_back(RunTrainer(backend, dataset, train, test, options, run).run());
+        summaries.push_back(RunTrainer(backend, dataset, train, test, options, run, tuner ? &*tuner : nullptr).run());
     return summaries;
 }
 

@@ -47,6 +47,9 @@ struct BaseTrainingOptions {
     // Capture the training step once and replay it (a CUDA graph on the CUDA backend; the CPU
     // backend has nothing to capture). false launches every op of every step (for benchmarks).
     bool capture_step = true;
+    // Let experiment/thread_tuner.hpp choose the CPU threads of each training step (1 up to the
+    // backend's max_threads) from the steps' times; false keeps max_threads (--threads given).
+    bool tune_threads = true;
     int stop_after_snapshot = 0;  // > 0: throw twp::Error once a run's N-th snapshot and its
                                   // checkpoint are written, as a crash would (how tests interrupt)
     // Told at each snapshot before it is taken, and may change the run's state there (nowcasting's

@@ -12,6 +12,7 @@ BaseTrainingOptions base_training_options(const Config& c) {
     options.snapshot_dir = c.snapshot_dir;
     options.sgd.learning_rate = float(c.base_learning_rate);
     options.resume = c.resume;
+    options.tune_threads = c.threads == 0;  // --threads N: exactly N
     return options;
 }
 

@@ -8,6 +8,7 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <omp.h>
 #include <unistd.h>
 
 #pragma GCC diagnostic push
@@ -108,6 +109,16 @@ TEST_CASE("the same seed gives byte-identical snapshot files", "[training][mnist
     train_base(backend(), small, options);
     options.snapshot_dir = b;
     train_base(backend(), small, options);
+    // Fixed at one thread, without the tuner (which may switch counts mid-run in a and b): the
+    // ops give the same bits for any thread count, so the files are the same.
+    const fs::path single = fresh_temp_dir("det_single");
+    options.snapshot_dir = single;
+    options.tune_threads = false;
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    train_base(backend(), small, options);
+    omp_set_num_threads(threads);
+    options.tune_threads = true;
     options.snapshot_dir = c;
     options.random_seed = 1000;
     train_base(backend(), small, options);
@@ -120,6 +131,7 @@ TEST_CASE("the same seed gives byte-identical snapshot files", "[training][mnist
             const std::string bytes = file_bytes(run_directory(a, run) / r.file);
             REQUIRE(bytes.size() > 61706 * 4);
             REQUIRE(bytes == file_bytes(run_directory(b, run) / r.file));
+            REQUIRE(bytes == file_bytes(run_directory(single, run) / r.file));
             REQUIRE(read_snapshot(run_directory(a, run) / r.file) !=
                     read_snapshot(run_directory(c, run) / r.file));
         }
@@ -129,7 +141,7 @@ TEST_CASE("the same seed gives byte-identical snapshot files", "[training][mnist
     // Runs differ from each other: run 2 is seeded random_seed + 1.
     REQUIRE(file_bytes(run_directory(a, 1) / "epoch_001_batch_00032.safetensors") !=
             file_bytes(run_directory(a, 2) / "epoch_001_batch_00032.safetensors"));
-    for (const fs::path& dir : {a, b, c}) fs::remove_all(dir);
+    for (const fs::path& dir : {a, b, c, single}) fs::remove_all(dir);
 }
 
 TEST_CASE("twp refuses bad input clearly and writes nothing", "[training][cli]") {
