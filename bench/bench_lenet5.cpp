@@ -1,8 +1,11 @@
 // LeNet-5 throughput on the CPU backend: training (gather, forward, loss, backward, SGD update) in
 // images/s at batch 32 and 64, and test-set inference (10,000 images in batches of 1000). Inputs
 // are random, shaped like MNIST: the speed does not depend on pixel values. Warm-up, then the
-// median of several timed repeats. Prints one JSON object; bench/run_bench_lenet5.sh runs it next
-// to the PyTorch peer and prints the ratio.
+// median of several timed repeats. Each figure is also given as a fraction of this machine's
+// limit: the SGEMM rate measured here (bench/machine_limits.hpp) divided by LeNet-5's FLOPs per image (forward 0.83 MFLOP; training 2.26 MFLOP:
+// forward, then conv1's weight gradient, conv2's weight and input gradients and the fc layers'
+// two products each). Prints one JSON object; bench/run_bench_lenet5.sh runs it next to the
+// PyTorch peer and prints the ratio.
 //
 // usage: bench_lenet5 [--seconds S] [--threads N] [--batches 32,64] [--no-inference]
 #include <algorithm>
@@ -14,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/machine_limits.hpp"
 #include "engine/cpu_backend.hpp"
 #include "bench/random_images.hpp"
 #include "engine/random.hpp"
@@ -42,6 +46,12 @@ double median_rate(const std::function<void()>& step, double items_per_call, dou
     std::sort(rates.begin(), rates.end());
     return rates[rates.size() / 2];
 }
+
+// LeNet-5's multiply-adds x 2 per image, from its layer shapes.
+constexpr double kConv1 = 2.0 * 6 * 25 * 28 * 28, kConv2 = 2.0 * 16 * 150 * 10 * 10;
+constexpr double kFc = 2.0 * (400 * 120 + 120 * 84 + 84 * 10);
+constexpr double kForwardFlops = kConv1 + kConv2 + kFc;
+constexpr double kTrainingFlops = kForwardFlops + kConv1 + 2 * kConv2 + 2 * kFc;
 
 }  // namespace
 
@@ -79,7 +89,10 @@ int main(int argc, char** argv) {
         const DeviceImageSet test(backend, bench::random_images(10000, 2));
         SgdConfig sgd;
 
-        std::printf("{\"backend\": \"cpu\", \"description\": \"%s\"", backend.description().c_str());
+        const double gflops = bench::sgemm_gflop_per_s(backend.max_threads());
+        std::printf("{\"backend\": \"cpu\", \"description\": \"%s\", \"sgemm_gflop_per_s\": %.1f, "
+                    "\"ceiling_train_images_per_s\": %.0f, \"ceiling_inference_images_per_s\": %.0f",
+                    backend.description().c_str(), gflops, gflops * 1e9 / kTrainingFlops, gflops * 1e9 / kForwardFlops);
         for (int64_t batch : batches) {
             LeNet5 model(backend, batch);
             model.initialize(0);
@@ -104,8 +117,9 @@ int main(int argc, char** argv) {
                 backend.sgd_update(model.parameters().view(), model.gradients().view(),
                                    momentum.view(), sgd);
             };
-            std::printf(", \"train_images_per_s_batch%lld\": %.1f", (long long)batch,
-                        median_rate(step, double(batch), seconds));
+            const double rate = median_rate(step, double(batch), seconds);
+            std::printf(", \"train_images_per_s_batch%lld\": %.1f, \"train_fraction_of_ceiling_batch%lld\": %.3f",
+                        (long long)batch, rate, (long long)batch, rate * kTrainingFlops / (gflops * 1e9));
             std::fflush(stdout);
         }
         if (inference_too) {
@@ -113,7 +127,8 @@ int main(int argc, char** argv) {
             model.initialize(0);
             const double inference =
                 median_rate([&] { evaluate(backend, model, test, 1000); }, 10000.0, seconds);
-            std::printf(", \"inference_images_per_s_batch1000\": %.1f", inference);
+            std::printf(", \"inference_images_per_s_batch1000\": %.1f, \"inference_fraction_of_ceiling\": %.3f", inference,
+                        inference * kForwardFlops / (gflops * 1e9));
         }
         std::printf("}\n");
     } catch (const std::exception& e) {

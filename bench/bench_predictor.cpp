@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/machine_limits.hpp"
 #include "engine/buffer.hpp"
 #include "engine/cpu_backend.hpp"
 #include "experiment/transformer.hpp"
@@ -66,10 +67,20 @@ int main(int argc, char** argv) {
             ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
         }
         std::sort(ms.begin(), ms.end());
+        // The step's floor: every weight takes part in 3 GEMMs (forward, input and weight
+        // gradients) of B*S rows, 2 FLOPs per multiply-add, at this machine's SGEMM rate; plus
+        // Adam's pass over the parameters at its streaming bandwidth (bench/machine_limits.hpp).
+        const double gemm_flops = 6.0 * double(batch * seq) * double(count);
+        const double gflops = bench::sgemm_gflop_per_s(backend.max_threads());
+        const double gb_per_s = bench::optimizer_stream_gb_per_s(count, backend.max_threads());
+        const double floor_ms = gemm_flops / (gflops * 1e9) * 1e3 + 28.0 * double(count) / (gb_per_s * 1e9) * 1e3;
+        const double median = ms[ms.size() / 2];
         std::printf("{\"backend\": \"cpu\", \"dim\": %lld, \"heads\": %d, \"batch\": %lld, \"seq\": %lld, "
-                    "\"parameters\": %lld, \"train_step_ms_median\": %.2f, \"train_step_ms_min\": %.2f}\n",
-                    (long long)dim, config.heads, (long long)batch, (long long)seq, (long long)count,
-                    ms[ms.size() / 2], ms.front());
+                    "\"parameters\": %lld, \"train_step_ms_median\": %.2f, \"train_step_ms_min\": %.2f, "
+                    "\"gemm_gflop_per_step\": %.2f, \"sgemm_gflop_per_s\": %.1f, \"adam_stream_gb_per_s\": %.1f, "
+                    "\"floor_ms\": %.1f, \"median_over_floor\": %.2f}\n",
+                    (long long)dim, config.heads, (long long)batch, (long long)seq, (long long)count, median, ms.front(),
+                    gemm_flops / 1e9, gflops, gb_per_s, floor_ms, median / floor_ms);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_predictor: %s\n", e.what());
         return 1;

@@ -116,7 +116,8 @@ data and machine:
   --tf32                  TF32 tensor cores for the GPU's matrix products: faster, but
                           products keep 10 mantissa bits, so GPU and CPU results no longer
                           agree to fp32 rounding                                 [off]
-  --threads N             CPU threads                                           [all cores]
+  --threads N             CPU threads, exactly N; without it base training picks
+                          1..all cores from its steps' times (a shared machine)  [all cores]
   --help                  this text
 
 Fetch the data first with tools/fetch-data.sh [--dataset fashion-mnist].
