@@ -51,6 +51,9 @@ const std::vector<Conv2dDims> kConvShapes = {
     {33, 2, 6, 5, 3, 3, 1},    // a batch that does not split evenly into the gradient chunks
     {2, 2, 3, 3, 2, 5, 2},     // kernel larger than the image, padding makes it fit
     {1, 1, 1, 1, 2, 1, 0},
+    // The CPU backward's weight gradient vectorized over 16 output channels (one block, two):
+    {2, 2, 5, 5, 16, 3, 1},
+    {1, 4, 4, 4, 32, 3, 1},
 };
 
 }  // namespace

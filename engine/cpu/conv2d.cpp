@@ -261,6 +261,63 @@ void weight_gradient_rows(const T* in, int64_t hp, int64_t wp, const T* dy_image
     }
 }
 
+// N taps of 16 output channels' weight gradient, vectorized over the channels: pw[l * kd + t] +=
+// the sum over positions p of in[p's pixel + offset[t]] * dy_t[p][l], dy_t [P, 16] being the
+// channels' dy transposed. The N accumulators stay in registers while each position's dy vector
+// is reused by every tap. For narrow outputs with 16k channels (conv2: 10 positions a row).
+template <class T, int N>
+void weight_gradient_channel_taps(const T* in, int64_t wp, const T* dy_t, const int64_t* offset, T* pw,
+                                  int64_t kd, const Conv2dDims& d) {
+    using Vec = typename VectorOf<T, 16>::type;
+    const int64_t ho = d.out_height(), wo = d.out_width();
+    Vec acc[N] = {};
+    for (int64_t oh = 0; oh < ho; ++oh)
+        for (int64_t ow = 0; ow < wo; ++ow) {
+            Vec grad;
+            std::memcpy(&grad, dy_t + (oh * wo + ow) * 16, sizeof grad);
+            const T* base = in + oh * wp + ow;
+            for (int t = 0; t < N; ++t) acc[t] += base[offset[t]] * grad;
+        }
+    for (int t = 0; t < N; ++t)
+        for (int l = 0; l < 16; ++l) pw[l * kd + t] += acc[t][l];
+}
+
+// weight_gradient_channel_taps<T, taps> for a run-time taps in 1..N.
+template <class T, int N = int(kTapBlock)>
+void weight_gradient_channel_taps(int64_t taps, const T* in, int64_t wp, const T* dy_t, const int64_t* offset,
+                                  T* pw, int64_t kd, const Conv2dDims& d) {
+    if constexpr (N >= 1) {
+        if (taps == N) return weight_gradient_channel_taps<T, N>(in, wp, dy_t, offset, pw, kd, d);
+        weight_gradient_channel_taps<T, N - 1>(taps, in, wp, dy_t, offset, pw, kd, d);
+    }
+}
+
+// One image's weight gradient, vectorized over output channels (Co a multiple of 16): pw [Co, Kd]
+// += dy_image [Co, P] correlated with in [Ci, hp, wp] (padded already); dy_t is scratch [P, 16].
+template <class T>
+void weight_gradient_channels(const T* in, int64_t hp, int64_t wp, const T* dy_image, T* dy_t, T* pw,
+                              const Conv2dDims& d) {
+    const int64_t k = d.kernel, kd = d.patch(), p_count = d.pixels();
+    const int64_t blocks = (kd + kTapBlock - 1) / kTapBlock, block_size = (kd + blocks - 1) / blocks;
+    int64_t offset[kTapBlock];
+    for (int64_t cb = 0; cb < d.out_channels; cb += 16) {
+        for (int64_t p = 0; p < p_count; ++p)
+            for (int64_t l = 0; l < 16; ++l) dy_t[p * 16 + l] = dy_image[(cb + l) * p_count + p];
+        for (int64_t tb = 0; tb < kd; tb += block_size) {
+            const int64_t taps = std::min(block_size, kd - tb);
+            for (int64_t t = 0; t < taps; ++t) {
+                const int64_t tap = tb + t, ci = tap / (k * k), kh = tap / k % k, kw = tap % k;
+                offset[t] = (ci * hp + kh) * wp + kw;
+            }
+            weight_gradient_channel_taps<T>(taps, in, wp, dy_t, offset, pw + cb * kd + tb, kd, d);
+        }
+    }
+}
+
+// How backward computes the weight gradient: direct over a row's positions, direct over output
+// channels, or im2col + GEMM (any other shape).
+enum class WeightGradient { kRows, kChannels, kGemm };
+
 // Few channels and rows of 16 positions or more: a vector of positions fills its lanes, a vector
 // of channels would not.
 bool vectorize_over_rows(const Conv2dDims& d) { return d.out_channels < 16 && d.out_width() >= 16; }
@@ -331,7 +388,9 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
     T* weight_partials = scratch_base + d.batch * co * p;   // [chunks, Co, Kd]
     T* bias_partials = weight_partials + chunks * co * kd;  // [chunks, Co]
     const int64_t hp = d.height + 2 * d.padding, wp = d.width + 2 * d.padding;
-    const bool by_rows = vectorize_over_rows(d);
+    const WeightGradient method = vectorize_over_rows(d)          ? WeightGradient::kRows
+                                  : co % 16 == 0 && kd >= co ? WeightGradient::kChannels
+                                                             : WeightGradient::kGemm;
 
 #pragma omp parallel
     {
@@ -348,18 +407,22 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
                 for (int64_t j = 0; j < count; ++j) sum += vector_sum(dy + ((first + j) * co + o) * p, p);
                 pb[o] = sum;
             }
-            if (by_rows) {
+            if (method != WeightGradient::kGemm) {
+                // col's slot holds the padded image; dy_group's, the transposed dy (before it
+                // takes dy_g for dx below).
                 std::fill(pw, pw + co * kd, T(0));
                 for (int64_t j = 0; j < count; ++j) {
                     const T* in = padded(x + (first + j) * image_size, col, d);
-                    weight_gradient_rows<T, 16>(in, hp, wp, dy + (first + j) * co * p, pw, d);
+                    const T* dy_image = dy + (first + j) * co * p;
+                    if (method == WeightGradient::kRows) weight_gradient_rows<T, 16>(in, hp, wp, dy_image, pw, d);
+                    else weight_gradient_channels(in, hp, wp, dy_image, dy_group, pw, d);
                 }
             }
-            if (!by_rows || dx)
+            if (method == WeightGradient::kGemm || dx)
                 for (int64_t j = 0; j < count; ++j)
                     for (int64_t o = 0; o < co; ++o)
                         std::copy_n(dy + ((first + j) * co + o) * p, p, dy_group + o * n_cols + j * p);
-            if (!by_rows) {
+            if (method == WeightGradient::kGemm) {
                 for (int64_t j = 0; j < count; ++j) im2col(x + (first + j) * image_size, col + j * p, n_cols, d);
                 blas::gemm(false, true, co, kd, n_cols, T(1), dy_group, n_cols, col, n_cols, T(0), pw, kd);
             }
