@@ -7,7 +7,7 @@ namespace twp::cpu {
 
 template <class T>
 void add(const T* a, const T* b, T* y, int64_t count) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (count >= kParallelElements)
     for (int64_t i = 0; i < count; ++i) y[i] = a[i] + b[i];
 }
 

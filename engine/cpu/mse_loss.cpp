@@ -18,7 +18,7 @@ void mse_loss_forward(const T* pred, const T* target, T* loss, int64_t count) {
 template <class T>
 void mse_loss_backward(const T* pred, const T* target, T* dpred, int64_t count) {
     const T norm = T(2.0 / double(count));
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (count >= kParallelElements)
     for (int64_t i = 0; i < count; ++i) dpred[i] = (pred[i] - target[i]) * norm;
 }
 

@@ -15,6 +15,11 @@ namespace twp::cpu {
 // order: parallel, yet the same bits whatever the thread count.
 constexpr int64_t kGradientChunks = 8;
 
+// Elementwise ops over fewer elements than this run on the calling thread: forking a team and
+// joining it at the barrier costs microseconds, as much as the work (LeNet-5's fc activations
+// are 3,840 values), and more where a core is shared.
+constexpr int64_t kParallelElements = 1 << 15;
+
 // Workspace floats (or doubles) conv2d needs for dims.batch images.
 int64_t conv2d_workspace_size(const Conv2dDims& dims);
 

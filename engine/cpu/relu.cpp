@@ -8,13 +8,13 @@ namespace twp::cpu {
 
 template <class T>
 void relu_forward(const T* x, T* y, int64_t count) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (count >= kParallelElements)
     for (int64_t i = 0; i < count; ++i) y[i] = (x[i] > T(0) || std::isnan(x[i])) ? x[i] : T(0);
 }
 
 template <class T>
 void relu_backward(const T* y, const T* dy, T* dx, int64_t count) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (count >= kParallelElements)
     for (int64_t i = 0; i < count; ++i) dx[i] = y[i] > T(0) ? dy[i] : T(0);
 }
 

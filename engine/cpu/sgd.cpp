@@ -8,7 +8,7 @@ namespace twp::cpu {
 
 void sgd_update(float* params, const float* grads, float* momentum_buffer, int64_t count,
                 float learning_rate, float momentum, float weight_decay) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (count >= kParallelElements)
     for (int64_t i = 0; i < count; ++i) {
         const float d = grads[i] + weight_decay * params[i];
         momentum_buffer[i] = momentum * momentum_buffer[i] + d;
