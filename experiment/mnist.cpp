@@ -7,6 +7,7 @@
 #include <array>
 #include <cmath>
 #include <filesystem>
+#include <ranges>
 #include <system_error>
 
 #include "engine/error.hpp"
@@ -70,8 +71,9 @@ ImageSet load_image_set(const std::string& images_path, const std::string& label
     set.count = images.count;
     set.rows = images.rows;
     set.cols = images.cols;
-    set.pixels.resize(images.pixels.size());
-    for (size_t i = 0; i < images.pixels.size(); ++i) set.pixels[i] = normalized[images.pixels[i]];
+    // One pass that allocates and writes (no zero fill first: 188 MB for MNIST's training set).
+    const auto normalize = std::views::transform(images.pixels, [&](uint8_t x) { return normalized[x]; });
+    set.pixels.assign(normalize.begin(), normalize.end());
     set.labels.assign(labels.begin(), labels.end());
     return set;
 }
