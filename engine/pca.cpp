@@ -42,6 +42,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 
@@ -102,36 +103,51 @@ std::vector<double> gram_of_rows(const float* a, int64_t t, int64_t d) {
     return m;
 }
 
-// a[t, d] -= (a · bᵀ) · b in double, rounded back to float: one classical Gram-Schmidt pass of
-// the rows of a against the orthonormal rows of b[p, d].
-void project_out(float* a, int64_t t, const float* b, int64_t p, int64_t d) {
+// a[t, d] -= (a · bᵀ) · b twice ("twice is enough", Giraud et al. 2005), in double, rounded back
+// to float after each pass: classical Gram-Schmidt of the rows of a against the orthonormal rows
+// of b[p, d]. first_coefficients[t, p] = a · bᵀ for the first pass (the orthonormality check has
+// them already); the second pass's coefficients are summed while the first is applied, block by
+// block, so b is read twice instead of four times.
+void project_out_twice(float* a, int64_t t, const float* b, int64_t p, int64_t d,
+                       const std::vector<double>& first_coefficients) {
     const int64_t block_width = std::min(d, kColumnBlock);
-    std::vector<double> coefficients(t * p, 0.0), a_block(t * block_width), b_block(p * block_width);
+    std::vector<double> second_coefficients(t * p, 0.0), a_block(t * block_width),
+        b_block(p * block_width);
     for (int64_t c0 = 0; c0 < d; c0 += kColumnBlock) {
         const int64_t width = std::min(kColumnBlock, d - c0);
         column_block(a, t, d, c0, width, a_block.data());
         column_block(b, p, d, c0, width, b_block.data());
+        blas::gemm(false, false, t, width, p, -1.0, first_coefficients.data(), p, b_block.data(),
+                   width, 1.0, a_block.data(), width);
+        store_block(a_block.data(), t, width, a, d, c0);
+        column_block(a, t, d, c0, width, a_block.data());  // the rounded rows, as pass 2 sees them
         blas::gemm(false, true, t, p, width, 1.0, a_block.data(), width, b_block.data(), width,
-                   1.0, coefficients.data(), p);
+                   1.0, second_coefficients.data(), p);
     }
     for (int64_t c0 = 0; c0 < d; c0 += kColumnBlock) {
         const int64_t width = std::min(kColumnBlock, d - c0);
         column_block(a, t, d, c0, width, a_block.data());
         column_block(b, p, d, c0, width, b_block.data());
-        blas::gemm(false, false, t, width, p, -1.0, coefficients.data(), p, b_block.data(), width,
-                   1.0, a_block.data(), width);
+        blas::gemm(false, false, t, width, p, -1.0, second_coefficients.data(), p, b_block.data(),
+                   width, 1.0, a_block.data(), width);
         store_block(a_block.data(), t, width, a, d, c0);
     }
 }
 
 // Makes rows first..k-1 of basis[k, d] orthonormal, to each other and to rows 0..first-1 (which
-// must already be): block Gram-Schmidt twice ("twice is enough", Giraud et al. 2005), then
-// Cholesky QR, which keeps the order (row i becomes a combination of rows first..i).
-void orthonormalize_tail(float* basis, int64_t k, int64_t d, int64_t first) {
+// must already be): block Gram-Schmidt twice, then Cholesky QR, which keeps the order (row i
+// becomes a combination of rows first..i). products[k, k] (lower triangle) = basis · basisᵀ as
+// the check computed it; only needed when first > 0.
+void orthonormalize_tail(float* basis, int64_t k, int64_t d, int64_t first,
+                         const std::vector<double>& products) {
     const int64_t t = k - first;
     float* tail = basis + first * d;
-    if (first > 0)
-        for (int pass = 0; pass < 2; ++pass) project_out(tail, t, basis, first, d);
+    if (first > 0) {
+        std::vector<double> coefficients(t * first);
+        for (int64_t i = 0; i < t; ++i)
+            std::copy_n(products.data() + (first + i) * k, first, coefficients.data() + i * first);
+        project_out_twice(tail, t, basis, first, d, coefficients);
+    }
     std::vector<double> m = gram_of_rows(tail, t, d);
     TWP_CHECK(lapack::cholesky_lower(t, m.data()),
               "PCA: components " << first << ".." << k - 1
@@ -147,14 +163,29 @@ void orthonormalize_tail(float* basis, int64_t k, int64_t d, int64_t first) {
     }
 }
 
-// The first row of basis[k, d] whose product with itself or an earlier row is off the identity
-// by more than kOrthonormalTolerance; k when there is none.
-int64_t first_non_orthonormal_row(const float* basis, int64_t k, int64_t d) {
-    const std::vector<double> m = gram_of_rows(basis, k, d);
-    for (int64_t i = 0; i < k; ++i)
+// The first of rows 0..rows-1 whose product with itself or an earlier row is off the identity by
+// more than kOrthonormalTolerance, given products[k, k] (lower triangle) of the basis rows; rows
+// when there is none.
+int64_t first_non_orthonormal_row(const std::vector<double>& products, int64_t k, int64_t rows) {
+    for (int64_t i = 0; i < rows; ++i)
         for (int64_t j = 0; j <= i; ++j)
-            if (std::abs(m[i * k + j] - (i == j ? 1.0 : 0.0)) > kOrthonormalTolerance) return i;
-    return k;
+            if (std::abs(products[i * k + j] - (i == j ? 1.0 : 0.0)) > kOrthonormalTolerance)
+                return i;
+    return rows;
+}
+
+// Flips row[d] if its largest-magnitude entry (the first one on a tie) is negative. On the bit
+// patterns: for finite floats the magnitude's order is the order of the bits without the sign,
+// which compilers vectorize (a float max with ties resolved by index does not).
+void apply_sign_rule(float* row, int64_t d) {
+    std::vector<uint32_t> bits(d);
+    std::memcpy(bits.data(), row, d * sizeof(float));
+    uint32_t largest = 0;
+    for (int64_t j = 0; j < d; ++j) largest = std::max(largest, bits[j] & 0x7fffffffu);
+    int64_t argmax = 0;
+    while ((bits[argmax] & 0x7fffffffu) != largest) ++argmax;
+    if (row[argmax] < 0)
+        for (int64_t j = 0; j < d; ++j) row[j] = -row[j];
 }
 
 void check_shapes(const PcaModel& model, int64_t rows, const char* what) {
@@ -336,18 +367,18 @@ PcaModel fit_pca(PcaSolver& solver, const float* x, int64_t n, int64_t d,
     for (int64_t i = rank * d; i < k * d; ++i) model.basis[i] = fill.uniform(1.0f);
 
     // 6. Orthonormality, repaired from the first row that is off.
-    const int64_t first_bad = rank > 0 ? first_non_orthonormal_row(model.basis.data(), rank, d) : 0;
-    if (first_bad < k) orthonormalize_tail(model.basis.data(), k, d, first_bad);
+    // The products cover the filled rows too, so that their first Gram-Schmidt pass needs no
+    // second product with the good rows.
+    std::vector<double> products;  // [k, k], lower triangle: basis · basisᵀ
+    int64_t first_bad = 0;
+    if (rank > 0) {
+        products = gram_of_rows(model.basis.data(), k, d);
+        first_bad = first_non_orthonormal_row(products, k, rank);
+    }
+    if (first_bad < k) orthonormalize_tail(model.basis.data(), k, d, first_bad, products);
 
     // 7. Sign rule.
-    for (int64_t i = 0; i < k; ++i) {
-        float* row = model.basis.data() + i * d;
-        int64_t argmax = 0;
-        for (int64_t j = 1; j < d; ++j)
-            if (std::abs(row[j]) > std::abs(row[argmax])) argmax = j;
-        if (row[argmax] < 0)
-            for (int64_t j = 0; j < d; ++j) row[j] = -row[j];
-    }
+    for (int64_t i = 0; i < k; ++i) apply_sign_rule(model.basis.data() + i * d, d);
 
     model.explained_variance.assign(k, 0.0);
     model.explained_variance_ratio.assign(k, 0.0);
