@@ -364,10 +364,6 @@ PcaModel fit_pca(PcaSolver& solver, const float* x, int64_t n, int64_t d,
     // 4. Components with variance: Xcᵀ u_i / σ_i.
     model.basis.assign(k * d, 0.0f);
     if (rank > 0) solver.components(rank, model.basis.data());
-    for (int64_t i = 0; i < rank * d; ++i)
-        TWP_CHECK(std::isfinite(model.basis[i]),
-                  "fit_pca: the " << solver.name() << " solver gave a non-finite component entry "
-                                  << i % d << " of component " << i / d);
 
     // 5. Components past the rank start from deterministic pseudo-random vectors, which the next
     // step makes orthonormal to the rest (any fixed vectors would do; random ones are far from the
@@ -382,6 +378,16 @@ PcaModel fit_pca(PcaSolver& solver, const float* x, int64_t n, int64_t d,
     int64_t first_bad = 0;
     if (rank > 0) {
         products = gram_of_rows(model.basis.data(), k, d);
+        // A NaN or Inf entry of a component makes its squared norm non-finite (a finite float's
+        // square cannot overflow a double), so the entries are searched only then.
+        for (int64_t i = 0; i < rank; ++i) {
+            if (std::isfinite(products[i * k + i])) continue;
+            for (int64_t j = 0; j < d; ++j)
+                TWP_CHECK(std::isfinite(model.basis[i * d + j]),
+                          "fit_pca: the " << solver.name()
+                                          << " solver gave a non-finite component entry " << j
+                                          << " of component " << i);
+        }
         first_bad = first_non_orthonormal_row(products, k, rank);
     }
     if (first_bad < k) orthonormalize_tail(model.basis.data(), k, d, first_bad, products);
