@@ -12,15 +12,40 @@
 //      stored as float;
 //   5. components whose λ_i is below kZeroVarianceRatio · λ_1 (past the rank) are not divided by
 //      ~0: they start from deterministic pseudo-random vectors instead and get variance 0;
-//   6. the basis is checked for orthonormality in double and, from the first row that is off by
-//      more than kOrthonormalTolerance, re-orthonormalized (block Gram-Schmidt twice against the
-//      good rows, then Cholesky QR); small-λ components lose orthogonality as eps · λ_1 / λ_i,
-//      and the filled components always need it;
+//   6. the basis is checked for orthonormality in double (its products B · Bᵀ, filled rows
+//      included; their diagonal also tells whether a component has a NaN or Inf) and, from the
+//      first row that is off by more than kOrthonormalTolerance, re-orthonormalized (block
+//      Gram-Schmidt twice against the good rows, the first pass's coefficients taken from the
+//      check, then Cholesky QR); small-λ components lose orthogonality as eps · λ_1 / λ_i, and
+//      the filled components always need it;
 //   7. sign rule: each component's largest-magnitude entry positive.
 // Cost: n²d (Gram) + 2nkd (components) + k²d (check) flops, n² + kn doubles of memory besides
-// the model (200 MB at n = 5000), plus the eigensolver's O(n³). Measured at n = 4000, k = 500:
-// Gram 13.3 s (74 GFLOP/s, the DGEMM rate), eigensolver 5.3 s, components 3.7 s, the rest 0.5 s.
-// Made for n <= d (snapshots of a network); with n >> d a d x d covariance would be cheaper.
+// the model (200 MB at n = 5000), plus the eigensolver's O(n³). Made for n <= d (snapshots of a
+// network); with n >> d a d x d covariance would be cheaper.
+//
+// Measured with bench/run_bench_pca.sh (d = 61,706, k = min(500, n), 2-core AMD EPYC VM with
+// AVX-512, OpenBLAS 0.3.21, 2 threads; this run's DGEMM 107 GFLOP/s, DSYRK 97; the cores are
+// shared with other work, so repeated runs vary by 10-70%). Floor: the Gram at the DSYRK rate plus
+// the components at the DGEMM rate. "host": the check, repair and sign rule (step 6 dominates).
+//      n    fit      floor    means  Gram+eigen  components  host    scikit-learn 1.2.1
+//    200   0.25 s   0.072 s  0.004    0.061      0.063       0.12    1.00 s (full)       3.9x
+//   1000   1.87 s   1.21 s   0.022    0.83       0.68        0.32    7.01 s (randomized) 3.8x
+//   4000   18.5 s   12.5 s   0.085    15.1       2.85        0.41    22.8 s (randomized) 1.2x
+// Before (same run conditions, dsyevr for the top k, a separate finiteness pass, four reads of
+// the good rows per repair): 0.27 s, 2.63 s, 18.4 s. At n = 4000 the Gram alone is ~10 s at the
+// DSYRK rate and the eigensolver ~5 s (dsytrd's memory-bound reduction to tridiagonal is most of
+// it), so in double this method cannot get near 3x scikit-learn's randomized solver there.
+//
+// Why not a float Gram (SSYRK over float-centered column blocks, each block's result added to a
+// double G; measured on the bench's data against the all-double Gram, over the top 500
+// components: worst 1 - |cos| of an axis / worst relative variance error / Gram time):
+//      n = 1000, blocks of   64 columns: 2.4e-6 / 3.6e-6 / 0.74 s (double: 0.79 s)
+//      n = 1000, blocks of  256 columns: 3.0e-5 / 1.4e-5 / 0.56 s
+//      n = 1000, blocks of 1024 columns: 1.8e-4 / 1.8e-5 / 0.49 s
+//      n = 4000, blocks of  512 columns: 1.1e-5 / 5.4e-6 / 9.5 s  (double: 10.1 s)
+// It gives up 7-9 orders of magnitude of accuracy (the double Gram is at 4e-14 / 7e-13 against
+// dgesdd) for 5-40% of the Gram's time: the n² double additions per block and SSYRK's small-n
+// rate eat most of float's 2x.
 //
 // Why not an SVD of the data: measured with `bench_pca --compare-svd --sizes
 // 50,200,1000,2000,5000` (random-walk snapshots, d = 61,706, k = min(500, n); 2-core AMD EPYC VM,
@@ -36,7 +61,10 @@
 //   5000      67 s      125 s     (skipped: predicted > 150 s)    vs Gram: 8.4e-3 / 2.8e-4
 // The Gram method is the fastest at every size and as accurate as a double SVD; the float SVD
 // loses the small components (axes off by up to 0.13 rad at n = 5000), and the double SVD is
-// 3-4x slower and needs 2 x 2.4 GB at n = 5000.
+// 3-4x slower and needs 2 x 2.4 GB at n = 5000. Re-measured at n = 200, 1000 with the current
+// eigensolver choice, in one run: Gram 0.27 s / 2.56 s (4.4e-14 / 5.1e-13 and 4.5e-14 /
+// 7.4e-13, as before), sgesdd 0.24 s / 3.43 s, dgesdd 0.52 s / 6.42 s: at n = 200 the float SVD
+// now takes the Gram's time, at float accuracy (8e-8 / 2e-6).
 #include "engine/pca.hpp"
 
 #include <omp.h>
@@ -70,6 +98,8 @@ constexpr double kOrthonormalTolerance = 1e-6;
 constexpr uint64_t kFillSeed = 0x9CA0F111;
 
 // block[n, width] = x[:, c0 : c0 + width] - mean[c0 : c0 + width], in double; x is [n, d].
+// These copies stay on one thread: OpenMP loops here (tried) spin beside OpenBLAS's idle workers
+// and slowed a fit at n = 200 from 0.34 s to 0.9-3.3 s; plain helper threads gained nothing.
 void centered_block(const float* x, int64_t n, int64_t d, const double* mean, int64_t c0,
                     int64_t width, double* block) {
     for (int64_t i = 0; i < n; ++i) {
