@@ -8,8 +8,15 @@
 //
 // Default mode: fit_pca(k = min(500, n)) for each n; a fit longer than 10 s is timed once (its
 // warm-up effects are noise at that length), shorter ones warm up once and report the median of 3.
-// The fraction of the machine is the fit's BLAS-3 flops (n²d Gram + 2nkd components + k²d check)
-// over the rate of a large DGEMM measured in the same run. Prints one JSON object.
+// The machine's limit is measured in the same run: a large DGEMM (dgemm_gflops) and a DSYRK of the
+// Gram step's shape (dsyrk_gflops; its flops counted as n²k, the half it computes). Per size:
+// - fit_gflops / fit_fraction_of_dgemm: the fit's BLAS-3 flops (n²d Gram + 2nkd components + k²d
+//   check) over its time, and that over the DGEMM rate;
+// - floor_s: the floor, the Gram at the DSYRK rate plus the components at the DGEMM rate
+//   (n²d / dsyrk + 2nkd / dgemm), and fit_fraction_of_floor = floor_s / fit_s (1 = at the floor);
+// - stages_s: the last timed fit's stages: means, gram_eigen (the Gram matrix and dsyevd),
+//   components (Xcᵀ u / σ), host (fit_pca's own steps: orthonormality check and repair, sign rule).
+// Prints one JSON object.
 //
 // --compare-svd: for each n, the Gram method (fit_pca) against LAPACK's SVD of the centered data,
 // sgesdd (float) and dgesdd (double, the reference for accuracy): seconds, and over the first
@@ -37,6 +44,7 @@
 #include "engine/blas.hpp"
 #include "engine/error.hpp"
 #include "engine/pca.hpp"
+#include "engine/pca_solver.hpp"
 #include "engine/random.hpp"
 #include "bench/pca_inputs.hpp"
 
@@ -75,6 +83,55 @@ double dgemm_gflops() {
                         }));
     return 2.0 * double(size) * size * size / best / 1e9;
 }
+
+// GFLOP/s of the Gram step's DSYRK (n = 2000 rows, 8192 columns, the n²k flops it does), best of 3.
+double dsyrk_gflops() {
+    const int64_t n = 2000, k = 8192;
+    std::vector<double> a(n * k, 0.5), c(n * n, 0.0);
+    blas::syrk_lower(256, 256, 1.0, a.data(), k, 0.0, c.data(), n);  // warm-up
+    double best = 1e30;
+    for (int repeat = 0; repeat < 3; ++repeat)
+        best = std::min(best, seconds_of([&] {
+                            blas::syrk_lower(n, k, 1.0, a.data(), k, 0.0, c.data(), n);
+                        }));
+    return double(n) * n * k / best / 1e9;
+}
+
+// The CPU solver with each call timed: where a fit spends its time, without touching the engine.
+class TimedSolver final : public PcaSolver {
+public:
+    struct Stages {
+        double means = 0, gram_eigen = 0, components = 0;
+    };
+    const Stages& stages() const { return stages_; }
+
+    std::string name() const override { return inner_->name(); }
+    std::vector<double> center(const float* x, int64_t n, int64_t d) override {
+        stages_ = {};
+        std::vector<double> mean;
+        stages_.means = seconds_of([&] { mean = inner_->center(x, n, d); });
+        return mean;
+    }
+    Eigenpairs largest_eigenpairs(int64_t count) override {
+        Eigenpairs result;
+        stages_.gram_eigen = seconds_of([&] { result = inner_->largest_eigenpairs(count); });
+        return result;
+    }
+    void components(int64_t rank, float* basis) override {
+        stages_.components = seconds_of([&] { inner_->components(rank, basis); });
+    }
+    void transform(const PcaModel& model, const float* x, int64_t rows, float* scores) override {
+        inner_->transform(model, x, rows, scores);
+    }
+    void inverse_transform(const PcaModel& model, const float* scores, int64_t rows,
+                           float* x) override {
+        inner_->inverse_transform(model, scores, rows, x);
+    }
+
+private:
+    std::unique_ptr<PcaSolver> inner_ = make_cpu_pca_solver();
+    Stages stages_;
+};
 
 // The first `count` principal axes and eigenvalues of some method, for the accuracy comparison.
 struct Axes {
@@ -227,18 +284,32 @@ int main(int argc, char** argv) {
             compare_svd(sizes, d, components, time_limit);
             return 0;
         }
-        const double machine_gflops = dgemm_gflops();
-        std::printf("{\"threads\": %d, \"d\": %lld, \"dgemm_gflops\": %.1f", threads,
-                    (long long)d, machine_gflops);
+        const double machine_gflops = dgemm_gflops(), syrk_gflops = dsyrk_gflops();
+        std::printf("{\"threads\": %d, \"d\": %lld, \"dgemm_gflops\": %.1f, "
+                    "\"dsyrk_gflops\": %.1f",
+                    threads, (long long)d, machine_gflops, syrk_gflops);
         for (const int64_t n : sizes) {
             const int64_t k = std::min(components, n);
             const std::vector<float> x = bench::random_walk(n, d, 1);
-            const double seconds = median_seconds([&] { fit_pca(x.data(), n, d, k); });
+            TimedSolver solver;
+            double total = 0;  // of the last fit, for the host share of the stages
+            const double seconds = median_seconds(
+                [&] { total = seconds_of([&] { fit_pca(solver, x.data(), n, d, k); }); });
             const double flops = double(n) * n * d + 2.0 * n * k * d + double(k) * k * d;
+            const double floor_seconds =
+                double(n) * n * d / (syrk_gflops * 1e9) + 2.0 * n * k * d / (machine_gflops * 1e9);
+            const TimedSolver::Stages& stages = solver.stages();
+            const long long size = n;
             std::printf(", \"fit_s_n%lld\": %.3f, \"fit_gflops_n%lld\": %.1f, "
-                        "\"fit_fraction_of_dgemm_n%lld\": %.2f",
-                        (long long)n, seconds, (long long)n, flops / seconds / 1e9, (long long)n,
-                        flops / seconds / 1e9 / machine_gflops);
+                        "\"fit_fraction_of_dgemm_n%lld\": %.2f, \"floor_s_n%lld\": %.3f, "
+                        "\"fit_fraction_of_floor_n%lld\": %.2f, \"stages_s_n%lld\": "
+                        "{\"means\": %.3f, \"gram_eigen\": %.3f, \"components\": %.3f, "
+                        "\"host\": %.3f}",
+                        size, seconds, size, flops / seconds / 1e9, size,
+                        flops / seconds / 1e9 / machine_gflops, size, floor_seconds, size,
+                        floor_seconds / seconds, size, stages.means, stages.gram_eigen,
+                        stages.components,
+                        total - stages.means - stages.gram_eigen - stages.components);
             std::fflush(stdout);
         }
         std::printf("}\n");

@@ -4,6 +4,10 @@
 # (> 1: twp is faster). Both use every core: twp through OpenBLAS threads, scikit-learn (one
 # process) through OPENBLAS_NUM_THREADS. scikit-learn keeps its default solver, which is the
 # randomized, approximate SVD when k < 0.8 n (n = 1000, 4000 here): the JSON says which it used.
+# twp's part also carries the machine's limit measured in the same run (dgemm_gflops,
+# dsyrk_gflops), each size's floor (floor_s_n*: the Gram at the DSYRK rate plus the components at
+# the DGEMM rate), the fraction of it reached, and where the fit spent its time (stages_s_n*); see
+# bench/bench_pca.cpp.
 # Prints one JSON object. Expect several minutes: the n = 4000 fits take a minute or more each.
 #   usage: bench/run_bench_pca.sh [sizes, default 200,1000,4000]
 #   TWP_BUILD_DIR picks the build directory (default build/).

@@ -6,20 +6,46 @@
 //   2. G[n, n] = Xc · Xcᵀ, accumulated over blocks of kColumnBlock columns converted to double
 //      (DSYRK per block): fp32 squaring would lose the small components, and a whole double copy
 //      of Xc would be 2.4 GB at n = 5000;
-//   3. the k largest eigenpairs (λ_i, u_i) of G by LAPACK's dsyevr;
+//   3. the k largest eigenpairs (λ_i, u_i) of G: LAPACK's dsyevd for all n when k > n / 4, else
+//      dsyevr for the k alone;
 //   4. component i = Xcᵀ u_i / σ_i with σ_i = sqrt(λ_i), again over double column blocks (DGEMM),
 //      stored as float;
 //   5. components whose λ_i is below kZeroVarianceRatio · λ_1 (past the rank) are not divided by
 //      ~0: they start from deterministic pseudo-random vectors instead and get variance 0;
-//   6. the basis is checked for orthonormality in double and, from the first row that is off by
-//      more than kOrthonormalTolerance, re-orthonormalized (block Gram-Schmidt twice against the
-//      good rows, then Cholesky QR); small-λ components lose orthogonality as eps · λ_1 / λ_i,
-//      and the filled components always need it;
+//   6. the basis is checked for orthonormality in double (its products B · Bᵀ, filled rows
+//      included; their diagonal also tells whether a component has a NaN or Inf) and, from the
+//      first row that is off by more than kOrthonormalTolerance, re-orthonormalized (block
+//      Gram-Schmidt twice against the good rows, the first pass's coefficients taken from the
+//      check, then Cholesky QR); small-λ components lose orthogonality as eps · λ_1 / λ_i, and
+//      the filled components always need it;
 //   7. sign rule: each component's largest-magnitude entry positive.
 // Cost: n²d (Gram) + 2nkd (components) + k²d (check) flops, n² + kn doubles of memory besides
-// the model (200 MB at n = 5000), plus the eigensolver's O(n³). Measured at n = 4000, k = 500:
-// Gram 13.3 s (74 GFLOP/s, the DGEMM rate), eigensolver 5.3 s, components 3.7 s, the rest 0.5 s.
-// Made for n <= d (snapshots of a network); with n >> d a d x d covariance would be cheaper.
+// the model (200 MB at n = 5000), plus the eigensolver's O(n³). Made for n <= d (snapshots of a
+// network); with n >> d a d x d covariance would be cheaper.
+//
+// Measured with bench/run_bench_pca.sh (d = 61,706, k = min(500, n), 2-core AMD EPYC VM with
+// AVX-512, OpenBLAS 0.3.21, 2 threads; this run's DGEMM 107 GFLOP/s, DSYRK 97; the cores are
+// shared with other work, so repeated runs vary by 10-70%). Floor: the Gram at the DSYRK rate plus
+// the components at the DGEMM rate. "host": the check, repair and sign rule (step 6 dominates).
+//      n    fit      floor    means  Gram+eigen  components  host    scikit-learn 1.2.1
+//    200   0.25 s   0.072 s  0.004    0.061      0.063       0.12    1.00 s (full)       3.9x
+//   1000   1.87 s   1.21 s   0.022    0.83       0.68        0.32    7.01 s (randomized) 3.8x
+//   4000   18.5 s   12.5 s   0.085    15.1       2.85        0.41    22.8 s (randomized) 1.2x
+// Before (same run conditions, dsyevr for the top k, a separate finiteness pass, four reads of
+// the good rows per repair): 0.27 s, 2.63 s, 18.4 s. At n = 4000 the Gram alone is ~10 s at the
+// DSYRK rate and the eigensolver ~5 s (dsytrd's memory-bound reduction to tridiagonal is most of
+// it), so in double this method cannot get near 3x scikit-learn's randomized solver there.
+//
+// Why not a float Gram (SSYRK over float-centered column blocks, each block's result added to a
+// double G; measured on the bench's data against the all-double Gram, over the top 500
+// components: worst 1 - |cos| of an axis / worst relative variance error / Gram time):
+//      n = 1000, blocks of   64 columns: 2.4e-6 / 3.6e-6 / 0.74 s (double: 0.79 s)
+//      n = 1000, blocks of  256 columns: 3.0e-5 / 1.4e-5 / 0.56 s
+//      n = 1000, blocks of 1024 columns: 1.8e-4 / 1.8e-5 / 0.49 s
+//      n = 4000, blocks of  512 columns: 1.1e-5 / 5.4e-6 / 9.5 s  (double: 10.1 s)
+// It gives up 7-9 orders of magnitude of accuracy (the double Gram is at 4e-14 / 7e-13 against
+// dgesdd) for 5-40% of the Gram's time: the n² double additions per block and SSYRK's small-n
+// rate eat most of float's 2x.
 //
 // Why not an SVD of the data: measured with `bench_pca --compare-svd --sizes
 // 50,200,1000,2000,5000` (random-walk snapshots, d = 61,706, k = min(500, n); 2-core AMD EPYC VM,
@@ -35,13 +61,17 @@
 //   5000      67 s      125 s     (skipped: predicted > 150 s)    vs Gram: 8.4e-3 / 2.8e-4
 // The Gram method is the fastest at every size and as accurate as a double SVD; the float SVD
 // loses the small components (axes off by up to 0.13 rad at n = 5000), and the double SVD is
-// 3-4x slower and needs 2 x 2.4 GB at n = 5000.
+// 3-4x slower and needs 2 x 2.4 GB at n = 5000. Re-measured at n = 200, 1000 with the current
+// eigensolver choice, in one run: Gram 0.27 s / 2.56 s (4.4e-14 / 5.1e-13 and 4.5e-14 /
+// 7.4e-13, as before), sgesdd 0.24 s / 3.43 s, dgesdd 0.52 s / 6.42 s: at n = 200 the float SVD
+// now takes the Gram's time, at float accuracy (8e-8 / 2e-6).
 #include "engine/pca.hpp"
 
 #include <omp.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 
@@ -68,6 +98,8 @@ constexpr double kOrthonormalTolerance = 1e-6;
 constexpr uint64_t kFillSeed = 0x9CA0F111;
 
 // block[n, width] = x[:, c0 : c0 + width] - mean[c0 : c0 + width], in double; x is [n, d].
+// These copies stay on one thread: OpenMP loops here (tried) spin beside OpenBLAS's idle workers
+// and slowed a fit at n = 200 from 0.34 s to 0.9-3.3 s; plain helper threads gained nothing.
 void centered_block(const float* x, int64_t n, int64_t d, const double* mean, int64_t c0,
                     int64_t width, double* block) {
     for (int64_t i = 0; i < n; ++i) {
@@ -102,36 +134,51 @@ std::vector<double> gram_of_rows(const float* a, int64_t t, int64_t d) {
     return m;
 }
 
-// a[t, d] -= (a · bᵀ) · b in double, rounded back to float: one classical Gram-Schmidt pass of
-// the rows of a against the orthonormal rows of b[p, d].
-void project_out(float* a, int64_t t, const float* b, int64_t p, int64_t d) {
+// a[t, d] -= (a · bᵀ) · b twice ("twice is enough", Giraud et al. 2005), in double, rounded back
+// to float after each pass: classical Gram-Schmidt of the rows of a against the orthonormal rows
+// of b[p, d]. first_coefficients[t, p] = a · bᵀ for the first pass (the orthonormality check has
+// them already); the second pass's coefficients are summed while the first is applied, block by
+// block, so b is read twice instead of four times.
+void project_out_twice(float* a, int64_t t, const float* b, int64_t p, int64_t d,
+                       const std::vector<double>& first_coefficients) {
     const int64_t block_width = std::min(d, kColumnBlock);
-    std::vector<double> coefficients(t * p, 0.0), a_block(t * block_width), b_block(p * block_width);
+    std::vector<double> second_coefficients(t * p, 0.0), a_block(t * block_width),
+        b_block(p * block_width);
     for (int64_t c0 = 0; c0 < d; c0 += kColumnBlock) {
         const int64_t width = std::min(kColumnBlock, d - c0);
         column_block(a, t, d, c0, width, a_block.data());
         column_block(b, p, d, c0, width, b_block.data());
+        blas::gemm(false, false, t, width, p, -1.0, first_coefficients.data(), p, b_block.data(),
+                   width, 1.0, a_block.data(), width);
+        store_block(a_block.data(), t, width, a, d, c0);
+        column_block(a, t, d, c0, width, a_block.data());  // the rounded rows, as pass 2 sees them
         blas::gemm(false, true, t, p, width, 1.0, a_block.data(), width, b_block.data(), width,
-                   1.0, coefficients.data(), p);
+                   1.0, second_coefficients.data(), p);
     }
     for (int64_t c0 = 0; c0 < d; c0 += kColumnBlock) {
         const int64_t width = std::min(kColumnBlock, d - c0);
         column_block(a, t, d, c0, width, a_block.data());
         column_block(b, p, d, c0, width, b_block.data());
-        blas::gemm(false, false, t, width, p, -1.0, coefficients.data(), p, b_block.data(), width,
-                   1.0, a_block.data(), width);
+        blas::gemm(false, false, t, width, p, -1.0, second_coefficients.data(), p, b_block.data(),
+                   width, 1.0, a_block.data(), width);
         store_block(a_block.data(), t, width, a, d, c0);
     }
 }
 
 // Makes rows first..k-1 of basis[k, d] orthonormal, to each other and to rows 0..first-1 (which
-// must already be): block Gram-Schmidt twice ("twice is enough", Giraud et al. 2005), then
-// Cholesky QR, which keeps the order (row i becomes a combination of rows first..i).
-void orthonormalize_tail(float* basis, int64_t k, int64_t d, int64_t first) {
+// must already be): block Gram-Schmidt twice, then Cholesky QR, which keeps the order (row i
+// becomes a combination of rows first..i). products[k, k] (lower triangle) = basis · basisᵀ as
+// the check computed it; only needed when first > 0.
+void orthonormalize_tail(float* basis, int64_t k, int64_t d, int64_t first,
+                         const std::vector<double>& products) {
     const int64_t t = k - first;
     float* tail = basis + first * d;
-    if (first > 0)
-        for (int pass = 0; pass < 2; ++pass) project_out(tail, t, basis, first, d);
+    if (first > 0) {
+        std::vector<double> coefficients(t * first);
+        for (int64_t i = 0; i < t; ++i)
+            std::copy_n(products.data() + (first + i) * k, first, coefficients.data() + i * first);
+        project_out_twice(tail, t, basis, first, d, coefficients);
+    }
     std::vector<double> m = gram_of_rows(tail, t, d);
     TWP_CHECK(lapack::cholesky_lower(t, m.data()),
               "PCA: components " << first << ".." << k - 1
@@ -147,14 +194,29 @@ void orthonormalize_tail(float* basis, int64_t k, int64_t d, int64_t first) {
     }
 }
 
-// The first row of basis[k, d] whose product with itself or an earlier row is off the identity
-// by more than kOrthonormalTolerance; k when there is none.
-int64_t first_non_orthonormal_row(const float* basis, int64_t k, int64_t d) {
-    const std::vector<double> m = gram_of_rows(basis, k, d);
-    for (int64_t i = 0; i < k; ++i)
+// The first of rows 0..rows-1 whose product with itself or an earlier row is off the identity by
+// more than kOrthonormalTolerance, given products[k, k] (lower triangle) of the basis rows; rows
+// when there is none.
+int64_t first_non_orthonormal_row(const std::vector<double>& products, int64_t k, int64_t rows) {
+    for (int64_t i = 0; i < rows; ++i)
         for (int64_t j = 0; j <= i; ++j)
-            if (std::abs(m[i * k + j] - (i == j ? 1.0 : 0.0)) > kOrthonormalTolerance) return i;
-    return k;
+            if (std::abs(products[i * k + j] - (i == j ? 1.0 : 0.0)) > kOrthonormalTolerance)
+                return i;
+    return rows;
+}
+
+// Flips row[d] if its largest-magnitude entry (the first one on a tie) is negative. On the bit
+// patterns: for finite floats the magnitude's order is the order of the bits without the sign,
+// which compilers vectorize (a float max with ties resolved by index does not).
+void apply_sign_rule(float* row, int64_t d) {
+    std::vector<uint32_t> bits(d);
+    std::memcpy(bits.data(), row, d * sizeof(float));
+    uint32_t largest = 0;
+    for (int64_t j = 0; j < d; ++j) largest = std::max(largest, bits[j] & 0x7fffffffu);
+    int64_t argmax = 0;
+    while ((bits[argmax] & 0x7fffffffu) != largest) ++argmax;
+    if (row[argmax] < 0)
+        for (int64_t j = 0; j < d; ++j) row[j] = -row[j];
 }
 
 void check_shapes(const PcaModel& model, int64_t rows, const char* what) {
@@ -232,10 +294,26 @@ public:
         }
         Eigenpairs result;
         for (int64_t i = 0; i < n; ++i) result.total += gram[i * n + i];
+        // When k is a large share of n, all n eigenpairs by divide and conquer (dsyevd) and the k
+        // largest kept; for a small share, dsyevr for the k alone (for a subset it runs bisection
+        // and inverse iteration, whose cost grows with k). Measured on the bench's Gram matrices
+        // (k = 500, 2 cores, contended): n = 1000: dsyevd 0.15-0.28 s, dsyevr 0.33-0.41 s;
+        // n = 2000: 1.27 against 1.15 s; n = 4000: 11.4-12.3 against 10.9-11.9 s. Both agree to
+        // 3e-13 in the eigenvalues and 1e-15 in 1 - |cos| of the eigenvectors. The CUDA solver
+        // always runs syevd: the same eigenpairs to rounding; this split was measured on the CPU.
         result.eigenvalues.resize(count);
         eigenvectors_.resize(count * n);
-        lapack::symmetric_eigen_largest(n, gram.data(), count, result.eigenvalues.data(),
-                                        eigenvectors_.data());
+        if (4 * count <= n) {
+            lapack::symmetric_eigen_largest(n, gram.data(), count, result.eigenvalues.data(),
+                                            eigenvectors_.data());
+        } else {
+            std::vector<double> ascending(n);
+            lapack::symmetric_eigen_all(n, gram.data(), ascending.data());  // gram: eigenvector rows
+            for (int64_t i = 0; i < count; ++i) {
+                result.eigenvalues[i] = ascending[n - 1 - i];
+                std::copy_n(gram.data() + (n - 1 - i) * n, n, eigenvectors_.data() + i * n);
+            }
+        }
         eigenvalues_ = result.eigenvalues;
         return result;
     }
@@ -316,10 +394,6 @@ PcaModel fit_pca(PcaSolver& solver, const float* x, int64_t n, int64_t d,
     // 4. Components with variance: Xcᵀ u_i / σ_i.
     model.basis.assign(k * d, 0.0f);
     if (rank > 0) solver.components(rank, model.basis.data());
-    for (int64_t i = 0; i < rank * d; ++i)
-        TWP_CHECK(std::isfinite(model.basis[i]),
-                  "fit_pca: the " << solver.name() << " solver gave a non-finite component entry "
-                                  << i % d << " of component " << i / d);
 
     // 5. Components past the rank start from deterministic pseudo-random vectors, which the next
     // step makes orthonormal to the rest (any fixed vectors would do; random ones are far from the
@@ -328,18 +402,28 @@ PcaModel fit_pca(PcaSolver& solver, const float* x, int64_t n, int64_t d,
     for (int64_t i = rank * d; i < k * d; ++i) model.basis[i] = fill.uniform(1.0f);
 
     // 6. Orthonormality, repaired from the first row that is off.
-    const int64_t first_bad = rank > 0 ? first_non_orthonormal_row(model.basis.data(), rank, d) : 0;
-    if (first_bad < k) orthonormalize_tail(model.basis.data(), k, d, first_bad);
+    // The products cover the filled rows too, so that their first Gram-Schmidt pass needs no
+    // second product with the good rows.
+    std::vector<double> products;  // [k, k], lower triangle: basis · basisᵀ
+    int64_t first_bad = 0;
+    if (rank > 0) {
+        products = gram_of_rows(model.basis.data(), k, d);
+        // A NaN or Inf entry of a component makes its squared norm non-finite (a finite float's
+        // square cannot overflow a double), so the entries are searched only then.
+        for (int64_t i = 0; i < rank; ++i) {
+            if (std::isfinite(products[i * k + i])) continue;
+            for (int64_t j = 0; j < d; ++j)
+                TWP_CHECK(std::isfinite(model.basis[i * d + j]),
+                          "fit_pca: the " << solver.name()
+                                          << " solver gave a non-finite component entry " << j
+                                          << " of component " << i);
+        }
+        first_bad = first_non_orthonormal_row(products, k, rank);
+    }
+    if (first_bad < k) orthonormalize_tail(model.basis.data(), k, d, first_bad, products);
 
     // 7. Sign rule.
-    for (int64_t i = 0; i < k; ++i) {
-        float* row = model.basis.data() + i * d;
-        int64_t argmax = 0;
-        for (int64_t j = 1; j < d; ++j)
-            if (std::abs(row[j]) > std::abs(row[argmax])) argmax = j;
-        if (row[argmax] < 0)
-            for (int64_t j = 0; j < d; ++j) row[j] = -row[j];
-    }
+    for (int64_t i = 0; i < k; ++i) apply_sign_rule(model.basis.data() + i * d, d);
 
     model.explained_variance.assign(k, 0.0);
     model.explained_variance_ratio.assign(k, 0.0);
