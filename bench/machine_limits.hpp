@@ -15,6 +15,19 @@
 
 namespace twp::bench {
 
+// The best of 3 timed calls of run() (after one untimed), in seconds.
+template <class F>
+double best_seconds(const F& run) {
+    run();
+    double best = 1e300;
+    for (int r = 0; r < 3; ++r) {
+        const auto start = std::chrono::steady_clock::now();
+        run();
+        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    return best;
+}
+
 // GFLOP/s of `threads` concurrent single-threaded SGEMMs of 1536^3, the best of 3.
 inline double sgemm_gflop_per_s(int threads) {
     const int64_t n = 1536;
@@ -24,15 +37,7 @@ inline double sgemm_gflop_per_s(int threads) {
         for (int t = 0; t < threads; ++t)
             blas::gemm(false, false, n, n, n, 1.0f, a[t].data(), n, a[t].data(), n, 0.0f, c[t].data(), n);
     };
-    run();
-    double best = 0;
-    for (int r = 0; r < 3; ++r) {
-        const auto start = std::chrono::steady_clock::now();
-        run();
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        best = std::max(best, 2.0 * double(n) * double(n) * double(n) * threads / seconds / 1e9);
-    }
-    return best;
+    return 2.0 * double(n) * double(n) * double(n) * threads / best_seconds(run) / 1e9;
 }
 
 // GB/s of a pass over `count` floats that reads 4 arrays and writes 3 (28 bytes per element),
@@ -47,15 +52,7 @@ inline double optimizer_stream_gb_per_s(int64_t count, int threads) {
             p[i] = p[i] - 1e-4f * m[i] / (v[i] + 1.0f);
         }
     };
-    run();
-    double best = 0;
-    for (int r = 0; r < 3; ++r) {
-        const auto start = std::chrono::steady_clock::now();
-        run();
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        best = std::max(best, 28.0 * double(count) / seconds / 1e9);
-    }
-    return best;
+    return 28.0 * double(count) / best_seconds(run) / 1e9;
 }
 
 }  // namespace twp::bench

@@ -25,10 +25,10 @@
 
 #include <algorithm>
 #include <cstring>
-#include <type_traits>
 
 #include "engine/blas.hpp"
 #include "engine/cpu/ops.hpp"
+#include "engine/cpu/vector.hpp"
 
 namespace twp::cpu {
 namespace {
@@ -43,11 +43,6 @@ constexpr int64_t kTapBlock = 16;
 
 int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
 
-// L lanes of T as one GCC/Clang vector (an AVX-512 register for 16 floats; two for 16 doubles).
-template <class T, int L>
-struct VectorOf {
-    typedef T type __attribute__((vector_size(L * sizeof(T))));
-};
 
 int64_t chunk_count(int64_t batch) { return std::min(batch, kGradientChunks); }
 
@@ -205,7 +200,7 @@ template <class T, int L, int N>
 void weight_gradient_taps(const T* in, int64_t wp, const T* dy_o, const int64_t* offset, T* pw_o,
                           const Conv2dDims& d) {
     using Vec = typename VectorOf<T, L>::type;
-    using Lane = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;  // T's width, for selects
+    using Lane = LaneOf<T>;
     using Lanes = typename VectorOf<Lane, L>::type;
     Lanes lane;
     for (int l = 0; l < L; ++l) lane[l] = l;

@@ -10,18 +10,13 @@
 // takes the scalar path, with the same rule, instead.
 #include <algorithm>
 #include <cstring>
-#include <type_traits>
 #include <utility>
 
 #include "engine/cpu/ops.hpp"
+#include "engine/cpu/vector.hpp"
 
 namespace twp::cpu {
 namespace {
-
-template <class T, int L>
-struct VectorOf {
-    typedef T type __attribute__((vector_size(L * sizeof(T))));
-};
 
 // Whether candidate takes over from best: it is not <= best (greater, or NaN) and best is not
 // already a NaN, so the first NaN wins. (Written with ! and <=, which GCC if-converts.)
@@ -64,7 +59,7 @@ Vec interleave(Vec a, Vec b, std::index_sequence<I...>) {
 template <class T, int L>
 void pool_row(const T* top, const T* bottom, T* out, int32_t* arg, int64_t count, const T* end) {
     using Vec = typename VectorOf<T, L>::type;
-    using Lane = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+    using Lane = LaneOf<T>;
     using Where = typename VectorOf<Lane, L>::type;
     const auto lanes = std::make_index_sequence<L>();
     for (int64_t ow0 = 0; ow0 < count; ow0 += L) {
@@ -104,7 +99,7 @@ void pool_row(const T* top, const T* bottom, T* out, int32_t* arg, int64_t count
 template <class T, int L>
 void unpool_row(const T* dy, const int32_t* arg, T* top, T* bottom, int64_t count, const T* dy_end) {
     using Vec = typename VectorOf<T, L>::type;
-    using Lane = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+    using Lane = LaneOf<T>;
     using Where = typename VectorOf<Lane, L>::type;
     const auto lanes = std::make_index_sequence<L>();
     for (int64_t ow0 = 0; ow0 < count; ow0 += L) {
